@@ -1,0 +1,67 @@
+"""Decide whether an s3:// path may be served for a project.
+
+seqr's fetch_igv_track only checks that the user may view the project named in the URL, then streams any path
+it is given. With one set of S3 credentials for every project that would let a collaborator of one project
+read another project's reads, so an s3:// path is served only when it is registered to that project (an
+IgvSample's file or index, or an index next to such a file) and lies under an ALLOWED_PREFIXES entry.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .config import S3Settings
+from .paths import S3Path
+
+logger = logging.getLogger(__name__)
+
+# Index suffixes igv.js derives from a track's URL: x.bam -> x.bam.bai or x.bai, x.cram -> x.cram.crai or
+# x.crai, x.vcf.gz/x.bed.gz -> x.vcf.gz.tbi. Each pair is (index suffix, data suffix it may replace).
+_DERIVED_INDEXES = ((".bai", ".bam"), (".crai", ".cram"), (".tbi", None))
+
+
+class AccessRefused(Exception):
+    """The path may not be served for this request; the message says which rule refused it."""
+
+    status = 403
+
+
+def candidate_sources(requested: str) -> set[str]:
+    """The file paths of which ``requested`` would be a derived index (empty when it is no index)."""
+    sources = set()
+    for index_suffix, data_suffix in _DERIVED_INDEXES:
+        if requested.endswith(index_suffix):
+            stem = requested[: -len(index_suffix)]
+            sources.add(stem)
+            if data_suffix is not None:
+                sources.add(stem + data_suffix)
+    return sources
+
+
+def is_registered_to_project(project_guid: str, requested: str) -> bool:
+    """True when ``requested`` is an IgvSample file/index of the project, or an index derived from a file."""
+    from django.apps import apps
+    from django.db.models import Q
+
+    igv_sample = apps.get_model("seqr", "IgvSample")
+    samples = igv_sample.objects.filter(individual__family__project__guid=project_guid)
+    matches = Q(file_path=requested) | Q(index_file_path=requested)
+    sources = candidate_sources(requested)
+    if sources:
+        matches |= Q(file_path__in=sources)
+    return samples.filter(matches).exists()
+
+
+def check_access(settings: S3Settings, project_guid: str | None, requested: str, path: S3Path) -> None:
+    """Raise AccessRefused (and log why) unless the path is allow-listed and registered to the project."""
+    if not settings.is_allowed(path.bucket, path.key):
+        logger.warning("seqr_s3: refused %s for project %s: not under ALLOWED_PREFIXES", path, project_guid)
+        raise AccessRefused(
+            f"{requested} is not under an allowed S3 prefix of this seqr (SEQR_S3 ALLOWED_PREFIXES)"
+        )
+    if not project_guid:
+        logger.warning("seqr_s3: refused %s: the request names no project", path)
+        raise AccessRefused(f"{requested} can only be read through a project's IGV track URL")
+    if not is_registered_to_project(project_guid, requested):
+        logger.warning("seqr_s3: refused %s for project %s: not an IGV sample path of it", path, project_guid)
+        raise AccessRefused(f"{requested} is not an IGV track file or index of project {project_guid}")

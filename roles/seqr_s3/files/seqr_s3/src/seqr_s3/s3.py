@@ -1,0 +1,256 @@
+"""Everything that talks to S3: one reused boto3 client per process, HEAD/GET/presign, and error mapping.
+
+Credentials come only from boto3's standard chain (profile files, environment, instance role, assume-role
+settings in the AWS config file); this module never sees or logs a secret. Every botocore failure is turned
+into an S3Error carrying the HTTP status seqr should answer with and a message safe to show a user.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+from .config import S3Settings
+from .paths import S3Path
+
+logger = logging.getLogger(__name__)
+
+# Fail over fast: a track request is interactive, and a dead endpoint should become a 502 in seconds.
+_RETRY_POLICY = {"total_max_attempts": 2, "mode": "standard"}
+
+_NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+_DENIED_CODES = {
+    "403",
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "AllAccessDisabled",
+    "AccountProblem",
+}
+_RANGE_CODES = {"416", "InvalidRange"}
+_CHANGED_CODES = {"412", "PreconditionFailed"}
+
+
+class S3Error(Exception):
+    """A failure to read from S3, with the HTTP status seqr answers and a message without secrets."""
+
+    status = 502
+
+    def __init__(self, message: str, path: Optional[S3Path] = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class S3NotFound(S3Error, FileNotFoundError):
+    """No such object or bucket. Also a FileNotFoundError, which is what seqr's file_iter callers expect."""
+
+    status = 404
+
+
+class S3AccessDenied(S3Error, PermissionError):
+    """S3 refused this host's credentials for the object."""
+
+    status = 403
+
+
+class S3RangeNotSatisfiable(S3Error):
+    """S3 says the range lies outside the object (it changed size between our HEAD and GET)."""
+
+    status = 416
+
+
+class S3Unavailable(S3Error):
+    """The endpoint is unreachable, answered with a server error, or the object changed mid-request."""
+
+    status = 502
+
+
+class S3Timeout(S3Error):
+    """The endpoint did not answer within CONNECT_TIMEOUT/READ_TIMEOUT."""
+
+    status = 504
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a HEAD tells us about an object."""
+
+    size: int
+    etag: Optional[str]
+    last_modified: Optional[datetime]
+    content_type: Optional[str]
+
+
+_clients: dict[tuple[Any, ...], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _client_key(settings: S3Settings) -> tuple[Any, ...]:
+    # The pid is part of the key: a client built before gunicorn forks must not be shared with workers.
+    return (
+        os.getpid(),
+        settings.profile,
+        settings.region,
+        settings.endpoint_url,
+        settings.addressing_style,
+        settings.connect_timeout,
+        settings.read_timeout,
+    )
+
+
+def get_client(settings: S3Settings) -> Any:
+    """Return this process's boto3 S3 client for these settings, building it once (it costs milliseconds)."""
+    key = _client_key(settings)
+    client = _clients.get(key)
+    if client is not None:
+        return client
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _build_client(settings)
+            _clients[key] = client
+    return client
+
+
+def forget_clients() -> None:
+    """Drop cached clients, so the next call rebuilds them (after credentials or settings changed)."""
+    with _clients_lock:
+        _clients.clear()
+
+
+def _build_client(settings: S3Settings) -> Any:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+        return session.client(
+            "s3",
+            endpoint_url=settings.endpoint_url,
+            config=Config(
+                # Without this botocore presigns custom endpoints with SigV2, which many stores refuse.
+                signature_version="s3v4",
+                s3={"addressing_style": settings.addressing_style},
+                connect_timeout=settings.connect_timeout,
+                read_timeout=settings.read_timeout,
+                retries=_RETRY_POLICY,
+            ),
+        )
+    except BotoCoreError as error:
+        # e.g. ProfileNotFound: a configuration problem of this host, not of the request.
+        raise S3Unavailable(f"cannot set up the S3 client: {error}") from None
+
+
+def _error_code(error: Any) -> str:
+    response = getattr(error, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+    return code or status
+
+
+def translate_error(error: BaseException, path: Optional[S3Path], action: str) -> S3Error:
+    """Map a botocore exception to the S3Error seqr answers with; messages name the path, never secrets."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        ReadTimeoutError,
+    )
+
+    where = f"{path}" if path is not None else "S3"
+    if isinstance(error, S3Error):
+        return error
+    if isinstance(error, ClientError):
+        code = _error_code(error)
+        status = str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        if code in _NOT_FOUND_CODES or status == "404":
+            return S3NotFound(f"{where} does not exist", path)
+        if code in _DENIED_CODES or status == "403":
+            return S3AccessDenied(f"S3 denied this server access to {where} ({code or status})", path)
+        if code in _RANGE_CODES or status == "416":
+            return S3RangeNotSatisfiable(f"the requested range is outside {where}", path)
+        if code in _CHANGED_CODES or status == "412":
+            return S3Unavailable(f"{where} changed while it was being read; try again", path)
+        return S3Unavailable(f"S3 could not {action} {where} ({code or status or 'unknown error'})", path)
+    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
+        return S3Timeout(f"S3 did not answer in time while trying to {action} {where}", path)
+    if isinstance(error, (EndpointConnectionError, ConnectionClosedError)):
+        return S3Unavailable(f"cannot reach the S3 endpoint to {action} {where}", path)
+    if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
+        return S3AccessDenied(f"this server has no usable S3 credentials to {action} {where}", path)
+    return S3Unavailable(f"S3 failed to {action} {where} ({type(error).__name__})", path)
+
+
+def _call(settings: S3Settings, path: S3Path, action: str, method: str, **params: Any) -> Any:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = get_client(settings)
+    try:
+        return getattr(client, method)(Bucket=path.bucket, Key=path.key, **params)
+    except (BotoCoreError, ClientError) as error:
+        mapped = translate_error(error, path, action)
+        logger.warning("seqr_s3: %s %s failed: %s (HTTP %s)", action, path, mapped, mapped.status)
+        raise mapped from None
+
+
+def head_object(settings: S3Settings, path: S3Path) -> ObjectInfo:
+    """HEAD one object: its size, ETag, Last-Modified and Content-Type."""
+    response = _call(settings, path, "read", "head_object")
+    return ObjectInfo(
+        size=int(response["ContentLength"]),
+        etag=response.get("ETag"),
+        last_modified=response.get("LastModified"),
+        content_type=response.get("ContentType"),
+    )
+
+
+def object_exists(settings: S3Settings, path: S3Path) -> bool:
+    """True when the object exists, by HEAD (a prefix listing would let 'a.bam' match 'a.bam.bai')."""
+    try:
+        head_object(settings, path)
+    except S3NotFound:
+        return False
+    return True
+
+
+def get_object(
+    settings: S3Settings, path: S3Path, range_header: Optional[str] = None, if_match: Optional[str] = None
+) -> dict[str, Any]:
+    """GET one object, optionally one byte range; the caller must close ``response['Body']``."""
+    params: dict[str, Any] = {}
+    if range_header:
+        params["Range"] = range_header
+    if if_match:
+        params["IfMatch"] = if_match
+    return _call(settings, path, "read", "get_object", **params)
+
+
+def presign(settings: S3Settings, path: S3Path, method: str = "GET") -> tuple[str, str]:
+    """Presign a GET (or HEAD) of the object and return the URL and the Host header it was signed for.
+
+    The HTTP method is part of a SigV4 signature, so a HEAD request needs a URL presigned for HEAD.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client_method = "head_object" if method == "HEAD" else "get_object"
+    client = get_client(settings)
+    try:
+        url = client.generate_presigned_url(
+            client_method, Params={"Bucket": path.bucket, "Key": path.key}, ExpiresIn=settings.presign_expiry
+        )
+    except (BotoCoreError, ClientError) as error:
+        mapped = translate_error(error, path, "presign")
+        logger.warning("seqr_s3: presign %s failed: %s", path, mapped)
+        raise mapped from None
+    return url, urlsplit(url).netloc

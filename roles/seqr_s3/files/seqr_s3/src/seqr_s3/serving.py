@@ -1,0 +1,164 @@
+"""Answer an IGV track request for an s3:// path in one of three modes, as a Django response.
+
+* accel: an empty answer with X-Accel-Redirect; nginx fetches the presigned URL itself, so no read bytes pass
+  through the gunicorn worker (the default).
+* proxy: the worker streams S3's bytes in CHUNK_SIZE pieces (memory stays flat whatever the size).
+* redirect: 302 to the presigned URL (the bucket must allow CORS from seqr's origin).
+
+Range handling in proxy mode follows RFC 9110 (see ranges.py); in accel and redirect modes S3 answers the
+client's Range itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any, Optional
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.utils.http import http_date
+
+from . import ranges, s3
+from .access import AccessRefused, check_access
+from .config import ConfigError, S3Settings, load_settings
+from .paths import InvalidS3Path, S3Path, parse_s3_path
+
+logger = logging.getLogger(__name__)
+
+ACCEL_URL_HEADER = "X-Seqr-S3-Url"
+ACCEL_HOST_HEADER = "X-Seqr-S3-Host"
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+def error_response(status: int, message: str) -> JsonResponse:
+    """A JSON error in seqr's shape ({"error": ...}); never a traceback."""
+    return JsonResponse({"error": message}, status=status)
+
+
+def serve_track(request: HttpRequest, requested: str, project_guid: Optional[str]) -> HttpResponse:
+    """Check access to an s3:// track path, then answer it in the configured mode; every failure is clean."""
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        logger.error("seqr_s3: cannot serve %s: %s", requested, error)
+        return error_response(503, f"S3 reads are misconfigured on this server: {error}")
+    try:
+        path = parse_s3_path(requested)
+    except InvalidS3Path as error:
+        return error_response(400, str(error))
+    try:
+        check_access(settings, project_guid, requested, path)
+    except AccessRefused as error:
+        return error_response(error.status, str(error))
+    try:
+        if settings.mode == "accel":
+            return accel_response(request, settings, path)
+        if settings.mode == "redirect":
+            return redirect_response(request, settings, path)
+        return proxy_response(request, settings, path)
+    except s3.S3Error as error:
+        return error_response(error.status, str(error))
+
+
+def accel_response(request: HttpRequest, settings: S3Settings, path: S3Path) -> HttpResponse:
+    """Hand the read to nginx: empty body, X-Accel-Redirect to the internal location, URL and Host to use."""
+    url, host = s3.presign(settings, path, method=request.method or "GET")
+    response = HttpResponse(b"")
+    response["X-Accel-Redirect"] = settings.accel_location
+    response[ACCEL_URL_HEADER] = url
+    response[ACCEL_HOST_HEADER] = host
+    # Content-Type and Content-Length come from S3 through nginx; ours would describe the empty body.
+    del response["Content-Type"]
+    return response
+
+
+def redirect_response(request: HttpRequest, settings: S3Settings, path: S3Path) -> HttpResponse:
+    """302 to a presigned URL; the browser sends its Range to S3 directly."""
+    url, _ = s3.presign(settings, path, method=request.method or "GET")
+    response = HttpResponseRedirect(url)
+    # The URL carries a short-lived signature: keep it out of shared caches.
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+class S3BodyStream:
+    """Iterate an S3 body in CHUNK_SIZE pieces; close() (WSGI server, also on disconnect) releases it."""
+
+    def __init__(self, body: Any, chunk_size: int, path: S3Path) -> None:
+        self._body = body
+        self._chunk_size = chunk_size
+        self._path = path
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.closed:
+            raise StopIteration
+        try:
+            chunk = self._body.read(self._chunk_size)
+        except Exception as error:
+            mapped = s3.translate_error(error, self._path, "stream")
+            logger.warning("seqr_s3: streaming %s broke off: %s", self._path, mapped)
+            self.close()
+            # Headers are already sent: raising makes the server drop the connection, so the client sees a
+            # truncated answer instead of silently wrong data.
+            raise mapped from None
+        if not chunk:
+            self.close()
+            raise StopIteration
+        return chunk
+
+    def close(self) -> None:
+        """Release the S3 connection; safe to call more than once."""
+        if not self.closed:
+            self.closed = True
+            self._body.close()
+
+
+def _object_headers(response: HttpResponse, info: s3.ObjectInfo) -> None:
+    response["Accept-Ranges"] = "bytes"
+    if info.etag:
+        response["ETag"] = info.etag
+    if info.last_modified is not None:
+        response["Last-Modified"] = http_date(info.last_modified.timestamp())
+
+
+def proxy_response(request: HttpRequest, settings: S3Settings, path: S3Path) -> HttpResponse:
+    """Stream the object (or one range of it) through this worker with RFC 9110 range semantics.
+
+    A HEAD first gives the size, ETag and Last-Modified needed for the range decision and If-Range; the GET
+    then carries If-Match so an object replaced in between is never spliced into one answer.
+    """
+    info = s3.head_object(settings, path)
+    range_header = request.META.get("HTTP_RANGE")
+    if range_header and not ranges.if_range_allows_partial(
+        request.META.get("HTTP_IF_RANGE"), info.etag, info.last_modified
+    ):
+        range_header = None
+    decision = ranges.decide(range_header, info.size)
+    content_type = info.content_type or DEFAULT_CONTENT_TYPE
+
+    if decision.kind == ranges.UNSATISFIABLE:
+        response = HttpResponse(b"", status=416, content_type=content_type)
+        response["Content-Range"] = ranges.unsatisfiable_content_range(info.size)
+        _object_headers(response, info)
+        return response
+
+    byte_range = decision.byte_range
+    status = 206 if byte_range is not None else 200
+    length = byte_range.length if byte_range is not None else info.size
+
+    if request.method == "HEAD" or length == 0:
+        response = HttpResponse(b"", status=status, content_type=content_type)
+    else:
+        upstream_range = byte_range.as_request_header() if byte_range is not None else None
+        got = s3.get_object(settings, path, range_header=upstream_range, if_match=info.etag)
+        stream = S3BodyStream(got["Body"], settings.chunk_size, path)
+        response = StreamingHttpResponse(stream, status=status, content_type=content_type)
+    response["Content-Length"] = str(length)
+    if byte_range is not None:
+        response["Content-Range"] = byte_range.content_range(info.size)
+    _object_headers(response, info)
+    return response
