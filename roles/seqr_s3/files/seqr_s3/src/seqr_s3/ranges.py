@@ -21,9 +21,11 @@ UNSATISFIABLE = "unsatisfiable"
 # A range-spec is first-pos "-" [last-pos] or "-" suffix-length; positions are unsigned decimals.
 _RANGE_SPEC = re.compile(r"([0-9]*)-([0-9]*)")
 _OWS = " \t"
-# Numbers longer than this are absurd for any object (S3 caps objects at 5 TiB, 13 digits); treating such a
-# header as malformed keeps int() away from Python's 4300-digit conversion limit.
-MAX_POSITION_DIGITS = 1000
+# Positions longer than this are absurd for any object (S3 caps objects at 5 TiB, 13 digits). They are
+# capped to one value beyond every size, which keeps int() clear of Python's 4300-digit conversion limit and
+# still gives the RFC answer (a huge first-pos is unsatisfiable, a huge last-pos or suffix is clamped).
+MAX_POSITION_DIGITS = 30
+_BEYOND_ANY_SIZE = 10**MAX_POSITION_DIGITS
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,21 @@ def unsatisfiable_content_range(size: int) -> str:
     return f"bytes */{size}"
 
 
-def _position(digits: str) -> Optional[int]:
-    significant = digits.lstrip("0") or "0"
+def _significant(digits: str) -> str:
+    return digits.lstrip("0") or "0"
+
+
+def _position(digits: str) -> int:
+    significant = _significant(digits)
     if len(significant) > MAX_POSITION_DIGITS:
-        return None
+        return _BEYOND_ANY_SIZE
     return int(significant)
+
+
+def _less_than(left: str, right: str) -> bool:
+    """Compare two unsigned decimals exactly, however long, without converting them."""
+    left, right = _significant(left), _significant(right)
+    return (len(left), left) < (len(right), right)
 
 
 def parse_range_spec(header: Optional[str]) -> Optional[RangeSpec]:
@@ -99,17 +111,10 @@ def parse_range_spec(header: Optional[str]) -> Optional[RangeSpec]:
     if not first_digits:
         if not last_digits:
             return None
-        suffix_length = _position(last_digits)
-        if suffix_length is None:
-            return None
-        return RangeSpec(first=None, last=None, suffix_length=suffix_length)
-    first = _position(first_digits)
-    last = _position(last_digits) if last_digits else None
-    if first is None or (last_digits and last is None):
+        return RangeSpec(first=None, last=None, suffix_length=_position(last_digits))
+    if last_digits and _less_than(last_digits, first_digits):
         return None
-    if last is not None and last < first:
-        return None
-    return RangeSpec(first=first, last=last)
+    return RangeSpec(first=_position(first_digits), last=_position(last_digits) if last_digits else None)
 
 
 def resolve_range(spec: Optional[RangeSpec], size: int) -> RangeDecision:
