@@ -1,0 +1,12 @@
+#!/usr/bin/env python3
+"""Django's command line for the seqr stand-in (same settings module name as upstream seqr)."""
+
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
+
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)

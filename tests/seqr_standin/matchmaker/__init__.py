@@ -1,0 +1,1 @@
+"""Empty app keeping upstream seqr's app label ``matchmaker`` in INSTALLED_APPS."""

@@ -1,0 +1,1 @@
+"""Helpers of the seqr stand-in, at upstream's module paths."""

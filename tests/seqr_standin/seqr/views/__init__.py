@@ -1,0 +1,1 @@
+"""Views of the seqr stand-in, at upstream's module paths."""

@@ -1,0 +1,1 @@
+"""API views of the seqr stand-in, at upstream's module paths."""

@@ -1,0 +1,1 @@
+"""View helpers of the seqr stand-in, at upstream's module paths."""
