@@ -7,9 +7,9 @@ s3 variants keep their contract: existence by HEAD, ``byte_range=(first, last)``
 
 from __future__ import annotations
 
-import gzip
-import io
+import codecs
 import logging
+import zlib
 from collections.abc import Iterator
 from typing import Optional, Union
 
@@ -32,32 +32,6 @@ def s3_does_file_exist(file_path: str) -> bool:
     except (InvalidS3Path, ConfigError, s3.S3Error) as error:
         logger.warning("seqr_s3: cannot tell whether %s exists: %s", file_path, error)
         return False
-
-
-class _ChunkReader(io.RawIOBase):
-    """A readable file object over an S3BodyStream, so gzip and TextIOWrapper can decode it lazily."""
-
-    def __init__(self, stream: S3BodyStream) -> None:
-        self._stream = stream
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
-        while not self._pending:
-            try:
-                self._pending = next(self._stream)
-            except StopIteration:
-                return 0
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
-
-    def close(self) -> None:
-        self._stream.close()
-        super().close()
 
 
 def s3_file_iter(
@@ -95,13 +69,44 @@ def _raw_chunks(stream: S3BodyStream) -> Iterator[bytes]:
         stream.close()
 
 
+def _gunzip(chunks: Iterator[bytes], file_path: str) -> Iterator[bytes]:
+    """Decompress gzip data incrementally, member after member (bgzip files are many members).
+
+    A byte range of a .gz usually ends inside a member: what decompressed so far is kept and the rest dropped,
+    as seqr's own range reads (``gunzip -c -q``) do. Corrupt data stops the output too, with a log line.
+    """
+    decompressor = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    for chunk in chunks:
+        while chunk:
+            try:
+                yield decompressor.decompress(chunk)
+            except zlib.error as error:
+                logger.warning(
+                    "seqr_s3: %s is not valid gzip from here on (%s); output stops", file_path, error
+                )
+                return
+            if not decompressor.eof:
+                break
+            # A member ended; whatever follows belongs to the next one.
+            chunk = decompressor.unused_data
+            decompressor = zlib.decompressobj(zlib.MAX_WBITS | 16)
+
+
 def _text_lines(stream: S3BodyStream, file_path: str) -> Iterator[str]:
-    binary: io.BufferedIOBase = io.BufferedReader(_ChunkReader(stream))
-    if file_path.endswith(".gz"):
-        binary = gzip.GzipFile(fileobj=binary, mode="rb")  # type: ignore[assignment]
+    """Text lines (each with its newline) decoded as UTF-8, gunzipped first for ``*.gz``."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    pending = ""
     try:
-        with io.TextIOWrapper(binary, encoding="utf-8") as text:
-            yield from text
+        chunks: Iterator[bytes] = iter(stream)
+        if file_path.endswith(".gz"):
+            chunks = _gunzip(chunks, file_path)
+        for chunk in chunks:
+            pending += decoder.decode(chunk)
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                yield line + "\n"
+        pending += decoder.decode(b"", final=True)
+        if pending:
+            yield pending
     finally:
-        # GzipFile does not close the file object it wraps; the S3 connection must still be released.
         stream.close()

@@ -200,7 +200,9 @@ def _call(settings: S3Settings, path: S3Path, action: str, method: str, **params
         return getattr(client, method)(Bucket=path.bucket, Key=path.key, **params)
     except (BotoCoreError, ClientError) as error:
         mapped = translate_error(error, path, action)
-        logger.warning("seqr_s3: %s %s failed: %s (HTTP %s)", action, path, mapped, mapped.status)
+        # A missing object is routine (igv.js probes x.bam.bai before x.bai); the rest deserves a warning.
+        level = logging.INFO if isinstance(mapped, S3NotFound) else logging.WARNING
+        logger.log(level, "seqr_s3: %s %s failed: %s (HTTP %s)", action, path, mapped, mapped.status)
         raise mapped from None
 
 
