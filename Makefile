@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup lint unit test demo demo-destroy
+.PHONY: setup lint unit test demo demo-destroy igv-tools browser
 
 setup:
 	bash scripts/setup.sh
@@ -16,6 +16,18 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 unit: setup
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q tests --ignore=tests/igv
 
-test: lint unit
+test: lint unit browser
+
+# The IGV CSS hash tool's Node modules (playwright-core), from the committed lock file; npm ci rewrites the
+# hidden lock file, so this reinstalls only when package-lock.json changes.
+IGV_TOOLS := scripts/igv_css_hashes
+igv-tools: $(IGV_TOOLS)/node_modules/.package-lock.json
+
+$(IGV_TOOLS)/node_modules/.package-lock.json: $(IGV_TOOLS)/package-lock.json
+	cd $(IGV_TOOLS) && npm ci --no-audit --no-fund
+
+# igv.js in Debian's headless Chromium: the hash tool and the CSP trials for every version in the role's table.
+browser: setup igv-tools
+	$(BIN)/pytest -q tests/igv

@@ -12,6 +12,8 @@ apt_packages=(
   wrk apache2-utils          # benchmarks
   curl make git
 )
+# The IGV CSS hash tool runs on Node (>= 18, as Debian 12 ships); keep a Node already installed from elsewhere.
+command -v npm >/dev/null 2>&1 || apt_packages+=(nodejs npm)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
