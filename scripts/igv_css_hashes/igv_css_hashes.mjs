@@ -45,6 +45,9 @@ const PAGE_TIMEOUT_MS = 90_000;
 
 class UsageError extends Error {}
 
+// Set by the signal handler, which then owns the exit; the main flow's resulting error is not reported.
+let interruptedBy = null;
+
 /** Parses argv into options; throws UsageError with a clear message on bad input. */
 function parseArgs(argv) {
   const options = { version: null, json: false, trials: [], chromium: '/usr/bin/chromium' };
@@ -338,14 +341,16 @@ async function run(options) {
   const workDir = await mkdtemp(join(tmpdir(), 'igv-css-hashes-'));
   let browser = null;
   let server = null;
-  const stopOnSignal = async () => {
-    // Never leave Chromium or the temp folder behind when interrupted.
+  const stopOnSignal = async (signal) => {
+    // Never leave Chromium or the temp folder behind when interrupted; the main flow will fail meanwhile
+    // because its browser went away, and must not exit before this cleanup is done.
+    interruptedBy = signal;
     if (browser) await browser.close().catch(() => {});
     await rm(workDir, { recursive: true, force: true });
-    process.exit(130);
+    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGHUP' ? 1 : 15));
   };
-  process.once('SIGINT', stopOnSignal);
-  process.once('SIGTERM', stopOnSignal);
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const signal of signals) process.once(signal, stopOnSignal);
   try {
     const { packageDir, manifest } = await installIgv(options.version, workDir);
     const entry = pickEsmEntry(packageDir, manifest);
@@ -358,6 +363,10 @@ async function run(options) {
       headless: true,
       args: CHROMIUM_ARGS,
       timeout: PAGE_TIMEOUT_MS,
+      // Our own handlers close the browser and remove the temp folder; two competing handlers would race.
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
     });
 
     const baseline = await loadPage(browser, started.origin, null);
@@ -407,8 +416,7 @@ async function run(options) {
     if (browser) await browser.close().catch(() => {});
     if (server) server.close();
     await rm(workDir, { recursive: true, force: true });
-    process.removeListener('SIGINT', stopOnSignal);
-    process.removeListener('SIGTERM', stopOnSignal);
+    for (const signal of signals) process.removeListener(signal, stopOnSignal);
   }
 }
 
@@ -450,6 +458,7 @@ async function main() {
 main().then(
   (code) => process.exit(code),
   (error) => {
+    if (interruptedBy) return;
     process.stderr.write(`igv_css_hashes: ${error.message}\n`);
     process.exit(1);
   },

@@ -40,12 +40,22 @@ def style_policy(sources: list[str]) -> str:
 
 
 def run_wrapper(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run scripts/igv-css-hashes as an operator would, capturing both streams."""
-    return subprocess.run(
-        [str(WRAPPER), *args],
-        capture_output=True,
-        text=True,
-        timeout=TOOL_TIMEOUT_SECONDS,
-        check=False,
-        cwd=REPO_ROOT,
+    """Run scripts/igv-css-hashes as an operator would, capturing both streams.
+
+    On timeout it is stopped with SIGTERM (subprocess.run would SIGKILL it), so it can close Chromium.
+    """
+    command = [str(WRAPPER), *args]
+    wrapper = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT
     )
+    try:
+        stdout, stderr = wrapper.communicate(timeout=TOOL_TIMEOUT_SECONDS)
+    except BaseException:
+        wrapper.terminate()
+        try:
+            wrapper.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            wrapper.kill()
+            wrapper.communicate()
+        raise
+    return subprocess.CompletedProcess(command, wrapper.returncode, stdout, stderr)
