@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup lint unit test demo demo-destroy igv-tools browser
+.PHONY: setup lint unit test demo demo-destroy igv-tools browser image molecule
 
 setup:
 	bash scripts/setup.sh
@@ -31,3 +31,24 @@ $(IGV_TOOLS)/node_modules/.package-lock.json: $(IGV_TOOLS)/package-lock.json
 # igv.js in Debian's headless Chromium: the hash tool and the CSP trials for every version in the role's table.
 browser: setup igv-tools
 	$(BIN)/pytest -q tests/igv
+
+# Molecule's hosts are podman containers booting systemd from a locally built Debian 12 image; podman needs
+# runc and lower ulimits here (scripts/containers.conf). The scenario's state (fixtures, generated keys) lives
+# in a fixed ephemeral folder so `make demo` can print how to reach what it built.
+MOLECULE_ENV := CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf \
+	MOLECULE_EPHEMERAL_DIRECTORY=$(CURDIR)/.cache/molecule/default
+image: setup
+	CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf bash scripts/build-image.sh
+
+# The whole scenario: destroy, syntax, create, prepare, check, converge, idempotence, verify, removal, destroy.
+molecule: image
+	$(MOLECULE_ENV) $(BIN)/molecule test
+
+# A throwaway seqr host plus Ceph S3 store with the role applied; prints the URL and a curl line to try.
+demo: image
+	$(MOLECULE_ENV) $(BIN)/molecule create
+	$(MOLECULE_ENV) $(BIN)/molecule converge
+	@$(MOLECULE_ENV) $(BIN)/python molecule/default/demo_info.py
+
+demo-destroy: setup
+	$(MOLECULE_ENV) $(BIN)/molecule destroy
