@@ -131,7 +131,7 @@ function pickEsmEntry(packageDir, manifest) {
   return found;
 }
 
-/** A small deterministic FASTA + .fai so igv needs no genome from the internet. */
+/** A small deterministic FASTA + .fai (so igv needs no genome from the internet) and a two-line BED. */
 function tinyReference() {
   const lineWidth = 60;
   const length = 2400;
@@ -142,7 +142,8 @@ function tinyReference() {
   const lines = sequence.match(new RegExp(`.{1,${lineWidth}}`, 'g'));
   const fasta = header + lines.join('\n') + '\n';
   const fai = `chr1\t${length}\t${Buffer.byteLength(header)}\t${lineWidth}\t${lineWidth + 1}\n`;
-  return { fasta: Buffer.from(fasta), fai: Buffer.from(fai) };
+  const bed = 'chr1\t120\t180\tfeature-a\t0\t+\nchr1\t250\t330\tfeature-b\t0\t-\n';
+  return { fasta: Buffer.from(fasta), fai: Buffer.from(fai), bed: Buffer.from(bed) };
 }
 
 /** The page: no inline script or style of its own, so every <style> and every violation is igv's. */
@@ -155,7 +156,7 @@ function pageHtml() {
   ].join('\n');
 }
 
-/** The module the page runs: import igv like seqr does, snapshot styles, then create a browser. */
+/** The module the page runs: import igv like seqr does, snapshot styles, create a browser, load a track. */
 function probeModule(entry) {
   return `
 const probe = window.__igvProbe;
@@ -163,13 +164,15 @@ try {
   const imported = await import('/igv/${entry}');
   const igv = imported.default ?? imported;
   probe.snapshot('import');
-  await igv.createBrowser(document.getElementById('igv-probe'), {
+  const browser = await igv.createBrowser(document.getElementById('igv-probe'), {
     loadDefaultGenomes: false,
     showCytobandLegend: false,
     reference: { id: 'tiny', name: 'tiny', fastaURL: '/ref/tiny.fa', indexURL: '/ref/tiny.fa.fai' },
     locus: 'chr1:100-400',
     tracks: [],
   });
+  // A feature track too, so track rendering (not only the empty browser) is covered by the final look.
+  await browser.loadTrack({ type: 'annotation', format: 'bed', name: 'probe features', url: '/ref/tiny.bed' });
   // Let queued violation reports and late DOM work run before the final look.
   await new Promise((resolve) => setTimeout(resolve, 0));
   await new Promise((resolve) => requestAnimationFrame(() => resolve()));
@@ -239,6 +242,7 @@ async function startServer(packageDir, entry) {
     '/probe.mjs': { body: Buffer.from(probeModule(entry)), type: 'text/javascript; charset=utf-8' },
     '/ref/tiny.fa': { body: reference.fasta, type: 'text/plain' },
     '/ref/tiny.fa.fai': { body: reference.fai, type: 'text/plain' },
+    '/ref/tiny.bed': { body: reference.bed, type: 'text/plain' },
   };
   const server = createServer(async (request, response) => {
     try {
@@ -425,7 +429,8 @@ function toYaml(result) {
   const later = result.stylesAddedByCreateBrowser.length;
   const lines = [
     `# igv.js ${result.version} (${result.entry}) in Chromium ${result.chromium}: ` +
-      `${result.stylesAtImport.length} <style> element(s) added on import, ${later} more after createBrowser`,
+      `${result.stylesAtImport.length} <style> element(s) added on import, ` +
+      `${later} more after createBrowser and loadTrack`,
     'seqr_s3_igv_css_hashes:',
     ...result.hashes.map((hash) => `  - "${hash}"`),
   ];

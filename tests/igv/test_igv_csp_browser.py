@@ -22,6 +22,7 @@ def test_table_entry_is_what_the_tool_computes_today(
     assert result["stylesAddedByCreateBrowser"] == []
     assert result["stylesOutsideHead"] == []
     assert result["externalRequests"] == []
+    assert "/ref/tiny.bed" in result["loopbackPaths"], "the probe's feature track was never loaded"
 
 
 @pytest.mark.parametrize("version", TABLE_VERSIONS)

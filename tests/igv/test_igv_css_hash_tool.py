@@ -21,14 +21,14 @@ def test_tool_reproduces_seqr_hashes_for_igv_2_10_5(igv_tool_result: Callable[[s
 def test_igv_2_10_5_adds_styles_only_on_import_and_only_to_head(
     igv_tool_result: Callable[[str], dict[str, Any]],
 ) -> None:
-    """createBrowser (with the offline reference) must add no <style>, else the list would be incomplete."""
+    """createBrowser and loadTrack must add no <style> (else the list would be incomplete)."""
     result = igv_tool_result("2.10.5")
     assert len(result["stylesAtImport"]) == 4
     assert all(style["inHead"] for style in result["stylesAtImport"])
     assert result["stylesAddedByCreateBrowser"] == []
     assert result["stylesOutsideHead"] == []
-    # createBrowser really ran against the tiny reference, fully offline.
-    assert "/ref/tiny.fa.fai" in result["loopbackPaths"]
+    # createBrowser really ran against the tiny reference and loaded the BED track, fully offline.
+    assert {"/ref/tiny.fa.fai", "/ref/tiny.bed"} <= set(result["loopbackPaths"])
     assert result["externalRequests"] == []
     assert result["pageErrors"] == []
 
