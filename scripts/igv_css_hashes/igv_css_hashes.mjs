@@ -67,7 +67,7 @@ function parseArgs(argv) {
       const name = separator > 0 ? value.slice(0, separator) : '';
       const policy = separator > 0 ? value.slice(separator + 1) : '';
       if (!TRIAL_NAME_PATTERN.test(name) || policy.trim() === '') {
-        throw new UsageError(`--csp-trial wants NAME=POLICY with a non-empty policy, got ${JSON.stringify(value)}`);
+        throw new UsageError(`--csp-trial wants NAME=POLICY (policy not empty), got ${JSON.stringify(value)}`);
       }
       // A header value cannot hold line breaks; refusing them here gives a clearer error than Node's.
       if (/[\r\n]/.test(policy)) throw new UsageError(`--csp-trial ${name}: the policy must be one line`);
@@ -127,7 +127,9 @@ function pickEsmEntry(packageDir, manifest) {
   const candidates = ['dist/igv.esm.min.js', 'dist/igv.esm.js'];
   if (typeof manifest.module === 'string') candidates.push(manifest.module.replace(/^\.\//, ''));
   const found = candidates.find((candidate) => existsSync(join(packageDir, candidate)));
-  if (!found) throw new Error(`no ES module build of igv ${manifest.version} (looked for ${candidates.join(', ')})`);
+  if (!found) {
+    throw new Error(`no ES module build of igv ${manifest.version} (looked for ${candidates.join(', ')})`);
+  }
   return found;
 }
 
