@@ -1,0 +1,116 @@
+"""Render the seqr_s3 role's templates with plain Jinja2, the way Ansible would, for tests and bench/.
+
+Ansible resolves `{{ … }}` inside variables lazily; here the role defaults and the OS-family vars are resolved
+by rendering them repeatedly until nothing changes, so the result equals what the role sees on a host that
+sets no variables. The role's own filter plugin is registered, so a template needing anything else fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import jinja2
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ROLE_DIR = REPO_ROOT / "roles" / "seqr_s3"
+FILTER_PLUGIN = REPO_ROOT / "filter_plugins" / "seqr_s3_filters.py"
+
+
+def load_filters() -> Any:
+    """Import filter_plugins/seqr_s3_filters.py by path, as Ansible does (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location("seqr_s3_filters", FILTER_PLUGIN)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def jinja_environment() -> jinja2.Environment:
+    """A strict environment: an undefined variable is an error instead of an empty string in nginx config."""
+    # No autoescape: the output is nginx config and Python source, not HTML (Ansible does not escape either).
+    environment = jinja2.Environment(  # noqa: S701
+        loader=jinja2.FileSystemLoader(str(ROLE_DIR / "templates")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,  # Ansible's template module default, so whitespace matches what hosts get.
+    )
+    environment.filters.update(load_filters().FILTERS)
+    return environment
+
+
+def _resolve(variables: dict[str, Any], environment: jinja2.Environment) -> dict[str, Any]:
+    """Render templated string values against the whole mapping until a fixed point (bounded passes)."""
+
+    def render_value(value: Any, context: dict[str, Any]) -> Any:
+        if isinstance(value, str) and "{{" in value:
+            return environment.from_string(value).render(context)
+        if isinstance(value, list):
+            return [render_value(item, context) for item in value]
+        if isinstance(value, dict):
+            return {key: render_value(item, context) for key, item in value.items()}
+        return value
+
+    resolved = dict(variables)
+    for _ in range(10):
+        updated = {key: render_value(value, resolved) for key, value in resolved.items()}
+        if updated == resolved:
+            return resolved
+        resolved = updated
+    raise AssertionError("role variables reference each other in a loop")
+
+
+def role_variables(overrides: Optional[dict[str, Any]] = None, os_family: str = "Debian") -> dict[str, Any]:
+    """Defaults + vars/<os_family>.yml + the IGV hash table + overrides, fully resolved."""
+    variables: dict[str, Any] = {}
+    variables.update(yaml.safe_load((ROLE_DIR / "defaults" / "main.yml").read_text()))
+    variables.update(yaml.safe_load((ROLE_DIR / "vars" / f"{os_family}.yml").read_text()))
+    variables.update(yaml.safe_load((ROLE_DIR / "vars" / "igv_css_hashes.yml").read_text()))
+    variables.update(overrides or {})
+    return _resolve(variables, jinja_environment())
+
+
+def render_template(
+    name: str, overrides: Optional[dict[str, Any]] = None, extra_context: Optional[dict[str, Any]] = None
+) -> str:
+    """Render roles/seqr_s3/templates/<name> with the resolved role variables."""
+    context = role_variables(overrides)
+    context.update(extra_context or {})
+    return jinja_environment().get_template(name).render(context)
+
+
+def nginx_main_config(prefix: Path, site_file: Path) -> str:
+    """A main nginx.conf shaped like Debian's (sendfile and tcp_nopush on) that includes one site file."""
+    return (
+        f"pid {prefix}/nginx.pid;\n"
+        f"error_log {prefix}/error.log;\n"
+        "events { worker_connections 64; }\n"
+        "http {\n"
+        "    include /etc/nginx/mime.types;\n"
+        "    sendfile on;\n"
+        "    tcp_nopush on;\n"
+        f"    access_log {prefix}/access.log;\n"
+        f"    include {site_file};\n"
+        "}\n"
+    )
+
+
+def nginx_test(site_text: str, workdir: Optional[Path] = None) -> subprocess.CompletedProcess:
+    """Run the real `nginx -t` on a main config that includes the rendered site; returns the process."""
+    prefix = Path(workdir or tempfile.mkdtemp(prefix="seqr_s3_nginx_"))
+    prefix.mkdir(parents=True, exist_ok=True)
+    site_file = prefix / "site.conf"
+    site_file.write_text(site_text)
+    main_file = prefix / "nginx.conf"
+    main_file.write_text(nginx_main_config(prefix, site_file))
+    return subprocess.run(
+        ["nginx", "-t", "-p", str(prefix), "-c", str(main_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
