@@ -1,0 +1,169 @@
+"""Shared pieces of the scenario's verify: where the hosts are, the fixtures, logins, and re-running the role.
+
+Molecule runs these tests on the controller with its environment (MOLECULE_* variables, the generated
+ansible.cfg, ANSIBLE_ROLES_PATH), so re-applying the role here is exactly what converge did, with other vars.
+Requests go from the controller to the seqr container over podman's network, as a browser's would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import requests
+import testinfra
+
+SCENARIO_DIR = Path(__file__).resolve().parents[1]
+REQUEST_TIMEOUT = 120  # seconds; generous, the 256 MiB object is read whole in some tests
+
+
+def _env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.exit(
+            f"{name} is not set: run these tests through `molecule verify` (make molecule)", returncode=2
+        )
+    return value
+
+
+def container_address(name: str) -> str:
+    """A container's address on podman's network."""
+    result = subprocess.run(
+        ["podman", "inspect", "--format", "{{.NetworkSettings.IPAddress}}", name],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What prepare made: fixture files and their S3 objects, the seqr login, the hosts' addresses."""
+
+    state_dir: Path
+    manifest: dict[str, Any]
+    seqr_url: str
+    s3_endpoint: str
+
+    @property
+    def objects(self) -> dict[str, dict[str, Any]]:
+        return self.manifest["objects"]
+
+    def track_url(self, uri: str, project: str | None = None) -> str:
+        """seqr's IGV track URL for an s3:// path, encoded as the UI does (encodeURIComponent)."""
+        project = project or self.manifest["project"]
+        return f"{self.seqr_url}/api/project/{project}/igv_track/{quote(uri, safe='')}"
+
+    def password(self) -> str:
+        return (self.state_dir / "seqr_password").read_text().strip()
+
+    def secret_key(self) -> str:
+        return (self.state_dir / "s3_secret_key").read_text().strip()
+
+    def expected_bytes(self, name: str, first: int, last: int) -> bytes:
+        """Bytes first..last (inclusive) of the local file uploaded as object ``name``."""
+        with open(self.objects[name]["file"], "rb") as f:
+            f.seek(first)
+            return f.read(last - first + 1)
+
+
+@pytest.fixture(scope="session")
+def scenario() -> Scenario:
+    state_dir = Path(_env("MOLECULE_EPHEMERAL_DIRECTORY")) / "scenario"
+    manifest = json.loads((state_dir / "manifest.json").read_text())
+    return Scenario(
+        state_dir=state_dir,
+        manifest=manifest,
+        seqr_url=f"http://{container_address('seqr')}",
+        s3_endpoint=f"http://{container_address('s3')}:7480",
+    )
+
+
+@pytest.fixture(scope="session")
+def seqr_host() -> testinfra.host.Host:
+    return testinfra.get_host("podman://seqr")
+
+
+@pytest.fixture(scope="session")
+def s3_host() -> testinfra.host.Host:
+    return testinfra.get_host("podman://s3")
+
+
+def login(scenario: Scenario, email: str) -> requests.Session:
+    """A session logged in to seqr the way its UI does it: CSRF cookie from the page, then POST /api/login."""
+    session = requests.Session()
+    page = session.get(scenario.seqr_url + "/", timeout=REQUEST_TIMEOUT)
+    page.raise_for_status()
+    answer = session.post(
+        scenario.seqr_url + "/api/login",
+        json={"email": email, "password": scenario.password()},
+        headers={"X-CSRFToken": session.cookies["csrf_token"]},
+        timeout=REQUEST_TIMEOUT,
+    )
+    assert answer.status_code == 200, f"login as {email} failed: {answer.status_code} {answer.text[:200]}"
+    return session
+
+
+@pytest.fixture(scope="session")
+def analyst(scenario: Scenario) -> requests.Session:
+    """The collaborator of the project the fixtures are registered to."""
+    return login(scenario, scenario.manifest["user_email"])
+
+
+def apply_role(**extra_vars: Any) -> subprocess.CompletedProcess[str]:
+    """Run converge.yml again with extra vars; the caller decides whether failure is expected.
+
+    Extra vars go through a private temporary file, so values such as keys never appear on a command line.
+    """
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as vars_file:
+        json.dump(extra_vars, vars_file)
+    try:
+        return subprocess.run(
+            [
+                "ansible-playbook",
+                "--inventory",
+                str(Path(_env("MOLECULE_INVENTORY_FILE")).parent),
+                "--extra-vars",
+                f"@{vars_file.name}",
+                str(SCENARIO_DIR / "converge.yml"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.unlink(vars_file.name)
+
+
+def apply_role_or_fail(**extra_vars: Any) -> subprocess.CompletedProcess[str]:
+    """apply_role that must succeed; shows Ansible's tail when it does not."""
+    result = apply_role(**extra_vars)
+    assert result.returncode == 0, f"role failed with {extra_vars.keys()}:\n{result.stdout[-4000:]}"
+    return result
+
+
+def wait_until(check: Any, what: str, attempts: int = 60, pause: float = 1.0) -> Any:
+    """Retry ``check`` until it returns something truthy (services take a moment); fail naming ``what``."""
+    for _ in range(attempts):
+        value = check()
+        if value:
+            return value
+        time.sleep(pause)
+    pytest.fail(f"gave up waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def accel_mode() -> Iterator[str]:
+    """The converged state (accel), re-applied so that a failed earlier module cannot leak its mode."""
+    apply_role_or_fail(seqr_s3_mode="accel")
+    yield "accel"

@@ -1,0 +1,93 @@
+"""Faults on real parts: the S3 store goes away and comes back, the keys are wrong, the nginx site is broken.
+
+Each test restores what it broke (radosgw running, the right keys, the converged site), so the removal run
+that follows starts from the converged state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+import testinfra
+from conftest import REQUEST_TIMEOUT, Scenario, apply_role, apply_role_or_fail, wait_until
+
+RGW_UNIT = "ceph-radosgw@rgw.s3"
+SITE = "/etc/nginx/sites-available/seqr"
+
+
+def read_first_bytes(session: requests.Session, scenario: Scenario) -> requests.Response:
+    return session.get(
+        scenario.track_url(scenario.objects["bam"]["uri"]),
+        headers={"Range": "bytes=0-99"},
+        timeout=REQUEST_TIMEOUT,
+    )
+
+
+def assert_serves(session: requests.Session, scenario: Scenario) -> None:
+    response = read_first_bytes(session, scenario)
+    assert response.status_code == 206, response.text[:300]
+    assert response.content == scenario.expected_bytes("bam", 0, 99)
+
+
+def assert_clean_error(response: requests.Response, statuses: tuple[int, ...]) -> None:
+    """An error status, no traceback or Django debug page, nothing of the object."""
+    assert response.status_code in statuses, (
+        f"expected {statuses}, got {response.status_code}: {response.text[:300]}"
+    )
+    assert "Traceback" not in response.text
+    assert "<title>" not in response.text or "Error" not in response.text.split("<title>")[1][:40]
+
+
+@pytest.fixture(scope="module", params=["accel", "proxy"])
+def mode(request: pytest.FixtureRequest) -> Iterator[str]:
+    apply_role_or_fail(seqr_s3_mode=request.param)
+    yield request.param
+
+
+@pytest.fixture(scope="module", autouse=True)
+def back_to_accel() -> Iterator[None]:
+    yield
+    apply_role_or_fail(seqr_s3_mode="accel")
+
+
+def test_store_down_gives_502_or_504_and_seqr_stays_up(
+    mode: str, scenario: Scenario, analyst: requests.Session, s3_host: testinfra.host.Host
+) -> None:
+    assert_serves(analyst, scenario)
+    s3_host.run_expect([0], f"systemctl stop {RGW_UNIT}")
+    try:
+        assert_clean_error(read_first_bytes(analyst, scenario), (502, 504))
+        page = requests.get(scenario.seqr_url + "/", timeout=REQUEST_TIMEOUT)
+        assert page.status_code == 200, "seqr itself must keep answering while S3 is down"
+    finally:
+        s3_host.run_expect([0], f"systemctl start {RGW_UNIT}")
+    wait_until(
+        lambda: read_first_bytes(analyst, scenario).status_code == 206, "reads to work again after restart"
+    )
+    assert_serves(analyst, scenario)
+
+
+def test_wrong_credentials_give_a_clean_403(mode: str, scenario: Scenario, analyst: requests.Session) -> None:
+    wrong = "W" * 40  # well-formed, but not the radosgw user's secret
+    apply_role_or_fail(seqr_s3_mode=mode, seqr_s3_aws_secret_access_key=wrong)
+    try:
+        response = read_first_bytes(analyst, scenario)
+        assert_clean_error(response, (403,))
+        assert wrong not in response.text
+    finally:
+        apply_role_or_fail(seqr_s3_mode=mode)
+    assert_serves(analyst, scenario)
+
+
+def test_broken_nginx_value_fails_the_role_and_keeps_the_old_site(
+    mode: str, scenario: Scenario, analyst: requests.Session, seqr_host: testinfra.host.Host
+) -> None:
+    before = seqr_host.file(SITE).sha256sum
+    # Not a time nginx understands: the role's nginx -t must catch it before the site goes live.
+    result = apply_role(seqr_s3_mode=mode, seqr_s3_nginx_proxy_read_timeout="ten minutes")
+    assert result.returncode != 0, "the role accepted an nginx site that nginx cannot load"
+    assert seqr_host.file(SITE).sha256sum == before
+    assert seqr_host.run("nginx -t").rc == 0
+    assert_serves(analyst, scenario)
