@@ -166,3 +166,21 @@ def test_bucket_holds_every_fixture_byte_for_byte(s3_server: SeaweedS3, s3_bucke
     size = large.local_path.stat().st_size
     tail = reader.get_object(Bucket=s3_bucket.name, Key=large.key, Range="bytes=-1000")["Body"].read()
     assert tail == large_file_range(size, size - 1000, size - 1)
+
+
+def test_nginx_fixture_fronts_the_standin_with_the_uri_unchanged(
+    standin_factory, nginx_factory, seeded_session, reads
+):
+    """nginx from the role's template in front of the plain stand-in: the page keeps seqr's CSP, and an
+    encoded absolute path reaches seqr intact (%2F not collapsed), so seqr's own range answer comes back."""
+    from urllib.parse import quote
+
+    nginx = nginx_factory(standin_factory(None), seqr_s3_mode="proxy")
+    page = requests.get(nginx.base_url + "/", timeout=10)
+    assert page.status_code == 200
+    assert "style-src" in page.headers["Content-Security-Policy"]
+    session = seeded_session(nginx, "collaborator")
+    url = f"{nginx.base_url}/api/project/R0001_project_1/igv_track/{quote(str(reads.bam), safe='')}"
+    answer = session.get(url, headers={"Range": "bytes=10-19"}, timeout=10)
+    assert answer.status_code == 206
+    assert answer.content == reads.bam.read_bytes()[10:20]
