@@ -62,7 +62,8 @@ def serve_track(request: HttpRequest, requested: str, project_guid: Optional[str
 
 def accel_response(request: HttpRequest, settings: S3Settings, path: S3Path) -> HttpResponse:
     """Hand the read to nginx: empty body, X-Accel-Redirect to the internal location, URL and Host to use."""
-    url, host = s3.presign(settings, path, method=request.method or "GET")
+    # Always a GET URL (docs/CONTRACT.md): nginx fetches with GET even for a client's HEAD and drops the body.
+    url, host = s3.presign(settings, path, method="GET")
     response = HttpResponse(b"")
     response["X-Accel-Redirect"] = settings.accel_location
     response[ACCEL_URL_HEADER] = url
@@ -73,7 +74,10 @@ def accel_response(request: HttpRequest, settings: S3Settings, path: S3Path) -> 
 
 
 def redirect_response(request: HttpRequest, settings: S3Settings, path: S3Path) -> HttpResponse:
-    """302 to a presigned URL; the browser sends its Range to S3 directly."""
+    """302 to a presigned URL; the browser sends its Range to S3 directly.
+
+    The client repeats its own method at the new URL, and SigV4 signs the method: a HEAD gets a HEAD URL.
+    """
     url, _ = s3.presign(settings, path, method=request.method or "GET")
     response = HttpResponseRedirect(url)
     # The URL carries a short-lived signature: keep it out of shared caches.
@@ -88,6 +92,8 @@ class S3BodyStream:
         self._body = body
         self._chunk_size = chunk_size
         self._path = path
+        self.bytes_read = 0
+        self.finished = False
         self.closed = False
 
     def __iter__(self) -> Iterator[bytes]:
@@ -100,21 +106,31 @@ class S3BodyStream:
             chunk = self._body.read(self._chunk_size)
         except Exception as error:
             mapped = s3.translate_error(error, self._path, "stream")
-            logger.warning("seqr_s3: streaming %s broke off: %s", self._path, mapped)
+            logger.warning(
+                "seqr_s3: streaming %s broke off after %d bytes: %s", self._path, self.bytes_read, mapped
+            )
             self.close()
             # Headers are already sent: raising makes the server drop the connection, so the client sees a
             # truncated answer instead of silently wrong data.
             raise mapped from None
         if not chunk:
+            self.finished = True
             self.close()
             raise StopIteration
+        self.bytes_read += len(chunk)
         return chunk
 
     def close(self) -> None:
         """Release the S3 connection; safe to call more than once."""
-        if not self.closed:
-            self.closed = True
-            self._body.close()
+        if self.closed:
+            return
+        self.closed = True
+        if not self.finished:
+            # Usually the client went away (the WSGI server closes the iterator then): say so, for operators.
+            logger.info(
+                "seqr_s3: S3 stream of %s closed before its end, after %d bytes", self._path, self.bytes_read
+            )
+        self._body.close()
 
 
 def _object_headers(response: HttpResponse, info: s3.ObjectInfo) -> None:
