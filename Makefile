@@ -14,6 +14,7 @@ setup:
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/ansible-lint --offline
 
 unit: setup
 	$(BIN)/pytest -q tests --ignore=tests/igv
