@@ -331,3 +331,13 @@ def test_django_check_passes(tmp_path: Path, deployment_type: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def test_logs_hold_no_password_or_s3_secret(upstream, seeded_session, standin_data, s3_server) -> None:
+    seeded_session(upstream, "collaborator")  # at least one login has been logged
+    log = upstream.log_text()
+    assert "Logged in collaborator@example.org" in log
+    for user in standin_data.users.values():
+        assert user.password not in log
+    assert s3_server.reader.secret_key not in log
+    assert s3_server.admin.secret_key not in log
