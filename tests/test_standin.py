@@ -341,3 +341,67 @@ def test_logs_hold_no_password_or_s3_secret(upstream, seeded_session, standin_da
         assert user.password not in log
     assert s3_server.reader.secret_key not in log
     assert s3_server.admin.secret_key not in log
+
+
+def test_file_utils_and_igv_api_keep_upstreams_signatures(upstream) -> None:
+    """The names and parameters SEQR_FACTS.md lists (annotations aside): seqr_s3's checks rely on them."""
+    names = {
+        "seqr.utils.file_utils": [
+            "is_google_bucket_file_path",
+            "does_file_exist",
+            "file_iter",
+            "list_files",
+            "run_command",
+            "get_google_project",
+            "mv_file_to_gs",
+            "run_gsutil_with_wait",
+        ],
+        "seqr.views.apis.igv_api": [
+            "fetch_igv_track",
+            "_stream_gs",
+            "_stream_file",
+            "update_individual_igv_sample",
+        ],
+    }
+    printed = run_in_standin(
+        upstream.env,
+        "import importlib, inspect, json\n"
+        f"names = {names!r}\n"
+        "bare = lambda p: str(p.replace(annotation=inspect.Parameter.empty))\n"
+        "find = lambda m, n: getattr(importlib.import_module(m), n)\n"
+        "params = lambda m, n: inspect.signature(find(m, n)).parameters.values()\n"
+        "out = {n: [bare(p) for p in params(m, n)] for m, ns in names.items() for n in ns}\n"
+        "file_utils = importlib.import_module('seqr.utils.file_utils')\n"
+        "out['has get_file_size'] = hasattr(file_utils, 'get_file_size')\n"
+        "print(json.dumps(out))\n",
+    )
+    assert json.loads(printed) == {
+        "is_google_bucket_file_path": ["file_path"],
+        "does_file_exist": ["file_path", "user=None"],
+        "file_iter": ["file_path", "byte_range=None", "raw_content=False", "user=None", "**kwargs"],
+        "list_files": ["wildcard_path", "user", "check_subfolders=False", "allow_missing=True"],
+        "run_command": ["command", "user=None", "pipe_errors=False"],
+        "get_google_project": ["gs_path"],
+        "mv_file_to_gs": ["local_path", "gs_path", "user=None"],
+        "run_gsutil_with_wait": ["command", "gs_path", "user=None", "**kwargs"],
+        "fetch_igv_track": ["request", "project_guid", "igv_track_path"],
+        "_stream_gs": ["request", "gs_path"],
+        "_stream_file": ["request", "path"],
+        "update_individual_igv_sample": ["request", "individual_guid"],
+        "has get_file_size": False,
+    }
+
+
+def test_list_files_globs_local_folders(upstream, tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    for name in ("a.vcf", "b.txt", "sub/c.vcf"):
+        (tmp_path / name).write_text("x")
+    printed = run_in_standin(
+        upstream.env,
+        "from seqr.utils.file_utils import list_files\n"
+        f"print(sorted(list_files({str(tmp_path / '*.vcf')!r}, None)))\n"
+        f"print(sorted(list_files({str(tmp_path)!r}, None, check_subfolders=True)))\n",
+    )
+    flat, recursive = printed.splitlines()
+    assert flat == str([str(tmp_path / "a.vcf")])
+    assert recursive == str(sorted(str(tmp_path / n) for n in ("a.vcf", "b.txt", "sub/c.vcf")))
