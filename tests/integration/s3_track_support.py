@@ -8,6 +8,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import quote
 
@@ -22,6 +23,31 @@ class Stack:
     base_url: str
     session: requests.Session
     standin: Any
+
+
+def seqr_s3_config(mode: str, s3_server: Any, **overrides: Any) -> dict[str, Any]:
+    """SEQR_S3 for the session's SeaweedFS, as the shared stand-in factory writes it."""
+    return {
+        "MODE": mode,
+        "ALLOWED_PREFIXES": ["s3://seqr-reads/reads/"],
+        "ENDPOINT_URL": s3_server.endpoint_url,
+        "ADDRESSING_STYLE": "path",
+        "REGION": s3_server.region,
+        **overrides,
+    }
+
+
+def start_private_standin(
+    workdir: Path, s3_server: Any, seed: dict, config: dict[str, Any], secret_key: str, workers: int = 2
+) -> Any:
+    """A stand-in of its own (the shared factory reuses one per configuration and always the right keys):
+    for a wrong secret, or one worker whose memory a test can watch."""
+    from fixtures.standin import prepare_database, standin_env, start_standin, write_aws_files
+
+    aws_files = write_aws_files(workdir / "aws", s3_server.reader.access_key, secret_key, s3_server.region)
+    env = standin_env(workdir / "db.sqlite3", "standin_settings_s3", config, aws_files)
+    prepare_database(env, seed, workdir)
+    return start_standin(workdir, env, workers=workers)
 
 
 def track_url(base_url: str, project_guid: str, track_path: str) -> str:

@@ -14,8 +14,14 @@ from collections.abc import Iterator
 import pytest
 import requests
 from fixtures.seaweed import free_loopback_ports
-from fixtures.standin import prepare_database, standin_env, start_standin, write_aws_files
-from s3_track_support import Stack, TcpForwarder, silent_listener, track_url
+from s3_track_support import (
+    Stack,
+    TcpForwarder,
+    seqr_s3_config,
+    silent_listener,
+    start_private_standin,
+    track_url,
+)
 
 PROJECT_1 = "R0001_project_1"
 PROJECT_2 = "R0002_project_2"
@@ -107,19 +113,15 @@ def test_malformed_paths_are_400_with_the_reason(proxy_stack: Stack, track_path:
 @pytest.fixture(scope="module")
 def wrong_key_stack(tmp_path_factory, s3_server, standin_data, seeded_session) -> Iterator[Stack]:
     """A stand-in whose AWS credentials file holds a valid access key with a wrong secret."""
-    workdir = tmp_path_factory.mktemp("standin_wrong_key")
     wrong_secret = "wrong" + s3_server.reader.secret_key[5:]
-    aws_files = write_aws_files(workdir / "aws", s3_server.reader.access_key, wrong_secret, s3_server.region)
-    config = {
-        "MODE": "proxy",
-        "ALLOWED_PREFIXES": ["s3://seqr-reads/reads/"],
-        "ENDPOINT_URL": s3_server.endpoint_url,
-        "ADDRESSING_STYLE": "path",
-        "REGION": s3_server.region,
-    }
-    env = standin_env(workdir / "db.sqlite3", "standin_settings_s3", config, aws_files)
-    prepare_database(env, standin_data.seed, workdir)
-    server = start_standin(workdir, env, workers=1)
+    server = start_private_standin(
+        tmp_path_factory.mktemp("standin_wrong_key"),
+        s3_server,
+        standin_data.seed,
+        seqr_s3_config("proxy", s3_server),
+        wrong_secret,
+        workers=1,
+    )
     try:
         yield Stack("proxy", server.base_url, seeded_session(server, "collaborator"), server)
     finally:

@@ -7,11 +7,13 @@ held to RFC 9110 there; our own proxy must get every case of the battery right.
 
 from __future__ import annotations
 
+import hashlib
 from email.utils import formatdate
+from pathlib import Path
 
 import pytest
 import requests
-from s3_track_support import RANGE_BATTERY, RangeCase, Stack, track_url
+from s3_track_support import RANGE_BATTERY, RangeCase, Stack, seqr_s3_config, start_private_standin, track_url
 
 PROJECT_1 = "R0001_project_1"
 
@@ -180,3 +182,52 @@ def test_redirect_mode_answers_302_to_a_presigned_url(make_stack, s3_bucket) -> 
         s3_bucket.server.endpoint_url + "/seqr-reads/reads/sample.bam?"
     )
     assert "no-store" in response.headers["Cache-Control"]
+
+
+def _peak_rss_kib(pid: int) -> int:
+    """The process's peak resident memory (VmHWM), which no later freeing can hide."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for pid {pid}")
+
+
+def _worker_pid(master_pid: int) -> int:
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    assert len(children) == 1, f"expected one gunicorn worker, found {children}"
+    return int(children[0])
+
+
+def test_proxy_memory_stays_flat_for_a_whole_large_object(
+    tmp_path_factory, s3_server, standin_data, seeded_session, s3_bucket
+) -> None:
+    """Streaming the 8 MiB object whole, twice, must not raise the worker peak memory anywhere near 8 MiB."""
+    server = start_private_standin(
+        tmp_path_factory.mktemp("standin_memory"),
+        s3_server,
+        standin_data.seed,
+        seqr_s3_config("proxy", s3_server, CHUNK_SIZE=65536),
+        s3_server.reader.secret_key,
+        workers=1,
+    )
+    try:
+        session = seeded_session(server, "collaborator")
+        large = s3_bucket["large"]
+        url = track_url(server.base_url, PROJECT_1, large.s3_path)
+        # Warm up: the boto3 client and every code path of a streamed answer exist before measuring.
+        for _ in range(3):
+            assert session.get(url, headers={"Range": "bytes=0-131071"}, timeout=60).status_code == 206
+        worker = _worker_pid(server.process.pid)
+        before = _peak_rss_kib(worker)
+        expected = large.read_local()
+        for _ in range(2):
+            received = hashlib.sha256()
+            with session.get(url, stream=True, timeout=120) as response:
+                assert response.status_code == 200
+                for chunk in response.iter_content(65536):
+                    received.update(chunk)
+            assert received.hexdigest() == hashlib.sha256(expected).hexdigest()
+        growth_kib = _peak_rss_kib(worker) - before
+        assert growth_kib < 3 * 1024, f"worker peak memory grew by {growth_kib} KiB for an 8 MiB object"
+    finally:
+        server.stop()
