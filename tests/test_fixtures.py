@@ -3,7 +3,9 @@ queries, the large-file generator is consistent, and SeaweedFS enforces SigV4 an
 
 from __future__ import annotations
 
+import shutil
 import struct
+import tempfile
 from pathlib import Path
 
 import pysam
@@ -184,3 +186,37 @@ def test_nginx_fixture_fronts_the_standin_with_the_uri_unchanged(
     answer = session.get(url, headers={"Range": "bytes=10-19"}, timeout=10)
     assert answer.status_code == 206
     assert answer.content == reads.bam.read_bytes()[10:20]
+
+
+def test_standin_on_a_unix_socket_behind_nginx(tmp_path: Path) -> None:
+    """Older seqr installs bind gunicorn to a unix socket with nginx in front (Molecule's seqr host does)."""
+    from fixtures.nginx import NginxUnavailable, start_nginx
+    from fixtures.seaweed import free_loopback_ports
+    from fixtures.standin import login_session, prepare_database, standin_env, start_standin
+
+    env = standin_env(db_path=tmp_path / "db.sqlite3")
+    seed = {"users": [{"username": "u", "email": "u@example.org", "password": "pw-unix-test"}]}
+    prepare_database(env, seed, tmp_path)
+    # nginx's workers run unprivileged and cannot enter pytest's 0700 temp folders: use a traversable one,
+    # as a host gives the socket folder to nginx's group.
+    socket_dir = Path(tempfile.mkdtemp(prefix="standin_sock_"))
+    socket_dir.chmod(0o711)
+    socket_path = socket_dir / "gunicorn.sock"
+    standin = start_standin(tmp_path / "gunicorn", env, workers=1, bind=f"unix:{socket_path}")
+    try:
+        assert socket_path.is_socket()
+        try:
+            nginx = start_nginx(
+                tmp_path / "nginx", standin.bind, free_loopback_ports(1)[0], {"seqr_s3_mode": "proxy"}
+            )
+        except NginxUnavailable as e:
+            pytest.skip(f"nginx stack unavailable: {e}")
+        try:
+            session = login_session(nginx.base_url, "u@example.org", "pw-unix-test")
+            assert session.cookies.get("sessionid")
+        finally:
+            nginx.stop()
+    finally:
+        standin.stop()
+        shutil.rmtree(socket_dir, ignore_errors=True)
+    assert standin.process.returncode is not None
