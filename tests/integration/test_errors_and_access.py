@@ -246,3 +246,11 @@ def test_client_disconnect_closes_the_s3_stream(proxy_stack: Stack, s3_bucket) -
     client.close()  # with linger 0: a reset, as a browser tab closing mid-download
     log = _wait_for_log(proxy_stack, "reads/large_random.bam closed before its end")
     assert "S3 stream of s3://seqr-reads/reads/large_random.bam closed before its end" in log
+
+
+def test_unknown_profile_is_a_clean_502(make_stack, s3_bucket) -> None:
+    stack = make_stack("proxy", PROFILE="no-such-profile")
+    response = get(stack, PROJECT_1, s3_bucket["bam"].s3_path, Range="bytes=0-9")
+    assert response.status_code == 502
+    assert "cannot set up the S3 client" in error_of(response)
+    assert "no-such-profile" in error_of(response)
