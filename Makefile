@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup lint unit test demo demo-destroy igv-tools browser image molecule
+.PHONY: setup lint unit test demo demo-destroy igv-tools browser image molecule bench bench-smoke
 
 setup:
 	bash scripts/setup.sh
@@ -19,7 +19,7 @@ lint: setup
 unit: setup
 	$(BIN)/pytest -q tests --ignore=tests/igv
 
-test: lint unit browser
+test: lint unit browser bench-smoke
 
 # The IGV CSS hash tool's Node modules (playwright-core), from the committed lock file; npm ci rewrites the
 # hidden lock file, so this reinstalls only when package-lock.json changes.
@@ -53,3 +53,12 @@ demo: image
 
 demo-destroy: setup
 	$(MOLECULE_ENV) $(BIN)/molecule destroy
+
+# Benchmarks (issue 7): nginx -> seqr stand-in -> SeaweedFS on loopback, each mode against direct S3, nginx from
+# disk and the old approach. `bench` writes bench/results/<date>.json/.md/.png (run it on a quiet machine);
+# `bench-smoke` runs the same harness with tiny sizes and one repetition and keeps no results.
+bench: setup
+	$(BIN)/python bench/run.py
+
+bench-smoke: setup
+	$(BIN)/python bench/run.py --smoke

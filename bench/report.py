@@ -1,0 +1,254 @@
+"""Turn a run's raw numbers into medians with min-max, ratios to direct S3, the target check, a markdown
+table and a matplotlib chart. Pure functions of the results document, so a committed JSON can be re-rendered:
+
+    .venv/bin/python bench/report.py bench/results/2026-11-25.json
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+LABELS = {
+    "direct": "direct S3 (presigned)",
+    "disk": "nginx from disk",
+    "accel": "seqr_s3 accel",
+    "proxy": "seqr_s3 proxy",
+    "redirect": "seqr_s3 redirect",
+    "old": "old approach (baseline)",
+}
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def _ratios(mine: list[dict], reference: list[dict], metric: str) -> list[float]:
+    return [a[metric] / b[metric] for a, b in zip(mine, reference) if b.get(metric)]
+
+
+def summarize(document: dict[str, Any]) -> dict[str, Any]:
+    """Per workload and variant: median/min/max of every metric, and of the per-repetition ratio to direct."""
+    from workloads import WORKLOADS
+
+    summary: dict[str, Any] = {}
+    for name, per_variant in document["raw"].items():
+        ratio_metric = WORKLOADS[name][2]
+        summary[name] = {}
+        for variant, reps in per_variant.items():
+            metrics = {metric: _spread([rep[metric] for rep in reps]) for metric in reps[0]}
+            if ratio_metric and "direct" in per_variant:
+                metrics["ratio_to_direct"] = _spread(_ratios(reps, per_variant["direct"], ratio_metric))
+            summary[name][variant] = metrics
+    summary["targets"] = check_targets(document)
+    return summary
+
+
+def _median_ratio(
+    raw: dict, workload: str, mine: str, reference: str, metric: str, invert: bool = False
+) -> float:
+    ratios = _ratios(raw[workload][mine], raw[workload][reference], metric)
+    value = statistics.median(ratios)
+    return 1 / value if invert else value
+
+
+def check_targets(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 7's targets with the measured value (median over repetitions) and whether each was met."""
+    raw = document["raw"]
+
+    def median(workload: str, variant: str, metric: str) -> float:
+        return statistics.median(rep[metric] for rep in raw[workload][variant])
+
+    rows = [
+        (
+            "accel ≥ 0.8x direct MB/s on a big range",
+            _median_ratio(raw, "big_range", "accel", "direct", "mb_per_s"),
+            ">=",
+            0.8,
+        ),
+        (
+            "accel ≤ 1.5x direct p50 on 64 KiB ranges",
+            _median_ratio(raw, "small_ranges", "accel", "direct", "total_p50_ms"),
+            "<=",
+            1.5,
+        ),
+        (
+            "accel ≥ 0.6x direct req/s at concurrency 8",
+            _median_ratio(raw, "concurrency", "accel", "direct", "req_per_s"),
+            ">=",
+            0.6,
+        ),
+        (
+            "accel worker held < 10 ms per request (ms)",
+            median("small_ranges", "accel", "worker_held_ms"),
+            "<",
+            10,
+        ),
+        (
+            "proxy ≥ 0.6x direct MB/s on a big range",
+            _median_ratio(raw, "big_range", "proxy", "direct", "mb_per_s"),
+            ">=",
+            0.6,
+        ),
+        (
+            "proxy worker RSS growth < 1 MiB streaming the whole object (MiB)",
+            median("worker_memory", "proxy", "rss_growth_mib"),
+            "<",
+            1,
+        ),
+    ]
+    for mode in ("accel", "proxy", "redirect"):
+        rows.append(
+            (
+                f"{mode} ≥ 6x the old approach's MB/s",
+                _median_ratio(raw, "big_range", mode, "old", "mb_per_s"),
+                ">=",
+                6,
+            )
+        )
+        rows.append(
+            (
+                f"{mode} ≥ 4x lower p50 than the old approach on 64 KiB ranges",
+                _median_ratio(raw, "small_ranges", mode, "old", "total_p50_ms", invert=True),
+                ">=",
+                4,
+            )
+        )
+    rows.append(
+        (
+            "accel: page p95 under 16 streams ≤ 1.3x idle",
+            median("ordinary_under_load", "accel", "loaded_over_idle"),
+            "<=",
+            1.3,
+        )
+    )
+    checks = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
+    return [
+        {
+            "target": text,
+            "measured": round(value, 3),
+            "bound": f"{op} {limit}",
+            "met": checks[op](value, limit),
+        }
+        for text, value, op, limit in rows
+    ]
+
+
+def _cell(
+    summary: dict, workload: str, variant: str, metric: str, digits: int = 1, ratio: bool = True
+) -> str:
+    entry = summary.get(workload, {}).get(variant)
+    if not entry or metric not in entry:
+        return "-"
+    spread = entry[metric]
+    text = f"{spread['median']:.{digits}f} ({spread['min']:.{digits}f}-{spread['max']:.{digits}f})"
+    if ratio and "ratio_to_direct" in entry:
+        text += f" **x{entry['ratio_to_direct']['median']:.2f}**"
+    return text
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """The results table (median, min-max over repetitions, bold: median ratio to direct S3) and targets."""
+    summary = document["summary"]
+    sizes = document["sizes"]
+    mib = 1 << 20
+    lines = [
+        f"Run {document['started']} ({'smoke' if document['smoke'] else 'full'}), {document['repetitions']} "
+        f"repetitions, {document['machine']['cores']} cores, load average at start "
+        f"{' / '.join(f'{x:.2f}' for x in document['machine']['load_average_start'])}; "
+        f"object {sizes['large_object'] // mib} MiB, big range {sizes['big_range'] // mib} MiB.",
+        "",
+        "| variant | big range MB/s | 64 KiB p50 ms | 64 KiB p95 ms | req/s at c8 | IGV session ms "
+        "| worker held ms (64 KiB) | worker RSS growth MiB | page p95 ms idle → 16 streams |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for variant, label in LABELS.items():
+        concurrency = "concurrency_threads" if variant == "redirect" else "concurrency"
+        load = summary.get("ordinary_under_load", {}).get(variant)
+        page = f"{load['idle_p95_ms']['median']:.1f} → {load['loaded_p95_ms']['median']:.1f}" if load else "-"
+        lines.append(
+            f"| {label} | {_cell(summary, 'big_range', variant, 'mb_per_s', 0)} "
+            f"| {_cell(summary, 'small_ranges', variant, 'total_p50_ms', 2)} "
+            f"| {_cell(summary, 'small_ranges', variant, 'total_p95_ms', 2, ratio=False)} "
+            f"| {_cell(summary, concurrency, variant, 'req_per_s', 0)} "
+            f"| {_cell(summary, 'igv_session', variant, 'session_ms', 0)} "
+            f"| {_cell(summary, 'small_ranges', variant, 'worker_held_ms', 2, ratio=False)} "
+            f"| {_cell(summary, 'worker_memory', variant, 'rss_growth_mib', 2, ratio=False)} "
+            f"| {page} |"
+        )
+    lines += [
+        "",
+        "Redirect's req/s at c8 comes from a Python client that follows the redirect (wrk cannot); its",
+        "ratio is to direct S3 measured by that same client.",
+        "",
+        "| target | measured | bound | met |",
+        "|---|---|---|---|",
+    ]
+    for row in summary["targets"]:
+        lines.append(
+            f"| {row['target']} | {row['measured']} | {row['bound']} | {'yes' if row['met'] else 'NO'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def chart(document: dict[str, Any], path: Path) -> None:
+    """Bar charts of the ratios to direct S3 (median, whiskers min-max), log scale so the baseline fits."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server
+    import matplotlib.pyplot as plt
+
+    summary = document["summary"]
+    panels = [
+        ("big_range", "big range MB/s ÷ direct (higher is better)"),
+        ("small_ranges", "64 KiB p50 latency ÷ direct (lower is better)"),
+        ("concurrency", "req/s at concurrency 8 ÷ direct (higher is better)"),
+        ("igv_session", "IGV session time ÷ direct (lower is better)"),
+    ]
+    figure, axes = plt.subplots(2, 2, figsize=(12, 8))
+    for axis, (workload, title) in zip(axes.flat, panels):
+        names, medians, lows, highs = [], [], [], []
+        for variant in LABELS:
+            source = (
+                "concurrency_threads" if workload == "concurrency" and variant == "redirect" else workload
+            )
+            entry = summary.get(source, {}).get(variant, {}).get("ratio_to_direct")
+            if entry is None:
+                continue
+            names.append(LABELS[variant].replace(" (", "\n("))
+            medians.append(entry["median"])
+            lows.append(entry["median"] - entry["min"])
+            highs.append(entry["max"] - entry["median"])
+        axis.bar(names, medians, yerr=[lows, highs], capsize=4, color="#4c72b0")
+        axis.axhline(1.0, color="black", linewidth=0.8)
+        axis.set_yscale("log")
+        axis.set_title(title, fontsize=10)
+        axis.tick_params(axis="x", labelsize=7, rotation=30)
+    figure.suptitle(
+        f"seqr_s3 benchmarks, {document['started'][:10]} ({document['repetitions']} repetitions, "
+        f"{document['machine']['cores']} cores, median and min-max)"
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main(argv: list[str]) -> int:
+    """Re-render the table and chart of a results JSON next to it."""
+    if len(argv) != 1:
+        print("usage: report.py RESULTS.json", file=sys.stderr)
+        return 2
+    source = Path(argv[0])
+    document = json.loads(source.read_text())
+    document["summary"] = summarize(document)
+    source.with_suffix(".md").write_text(markdown(document))
+    chart(document, source.with_suffix(".png"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.exit(main(sys.argv[1:]))

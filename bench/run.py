@@ -1,0 +1,184 @@
+"""Run the seqr_s3 benchmarks (issue 7): build the loopback stack, measure every workload with the variants
+interleaved, and write ``<out>/<date>.json`` (raw, with versions and machine), ``<date>.md``, ``<date>.png``.
+
+    .venv/bin/python bench/run.py              # full run: 256 MiB object, 64 MiB ranges, 5 repetitions
+    .venv/bin/python bench/run.py --smoke      # tiny sizes, one repetition (CI: make bench-smoke)
+
+Repetitions are interleaved: repetition r measures every variant once, in an order rotated by r, so a noisy
+moment on the machine hits all variants alike; each is then reported as a ratio to direct S3 of the same
+repetition. The run never asserts on timings; it fails only when a variant answers wrongly or a tool fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+if str(BENCH_DIR) not in sys.path:
+    sys.path.insert(0, str(BENCH_DIR))
+
+import report  # noqa: E402  (bench/ must be on sys.path first)
+import stack  # noqa: E402
+import workloads  # noqa: E402
+
+DEFAULT_OUT = BENCH_DIR / "results"
+GUNICORN_WORKERS = 4  # sync workers per mode: 2 x cores, as a seqr host of this size would run
+SMOKE_GUNICORN_WORKERS = 2  # the smoke run checks the harness, not capacity: start fewer processes
+
+
+def _command_output(command: list[str]) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    except OSError as error:
+        return f"unavailable ({error})"
+    return (done.stdout + done.stderr).strip().splitlines()[0] if (done.stdout + done.stderr).strip() else ""
+
+
+def _package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _memory_total_mib() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def environment_facts() -> dict[str, Any]:
+    """Versions of every part measured, and the machine (load average included: others share it)."""
+    from fixtures.seaweed import find_weed
+
+    return {
+        "versions": {
+            "python": platform.python_version(),
+            **{
+                name: _package_version(name)
+                for name in ("boto3", "botocore", "Django", "gunicorn", "seqr_s3")
+            },
+            "nginx": _command_output(["nginx", "-v"]),
+            "seaweedfs": _command_output([find_weed(), "version"]),
+            "wrk": _command_output(["wrk", "-v"]),
+            "curl": _command_output(["curl", "--version"]),
+            "git_commit": _command_output(["git", "-C", str(BENCH_DIR), "rev-parse", "--short", "HEAD"]),
+        },
+        "machine": {
+            "kernel": platform.platform(),
+            "cpu": _cpu_model(),
+            "cores": os.cpu_count(),
+            "memory_mib": _memory_total_mib(),
+            "load_average_start": os.getloadavg(),
+        },
+    }
+
+
+def run_workloads(bench: stack.BenchStack, plan: workloads.Plan, repetitions: int) -> dict[str, Any]:
+    """Every workload, ``repetitions`` times, variants interleaved; raw numbers per variant per repetition."""
+    results: dict[str, Any] = {}
+    for name, (measure, variants, _) in workloads.WORKLOADS.items():
+        per_variant: dict[str, list[dict[str, float]]] = {variant: [] for variant in variants}
+        started = time.monotonic()
+        for rep in range(repetitions):
+            order = variants[rep % len(variants) :] + variants[: rep % len(variants)]
+            for variant in order:
+                per_variant[variant].append(measure(bench, variant, rep, plan))
+        print(f"bench: {name} done in {time.monotonic() - started:.0f} s", flush=True)
+        results[name] = per_variant
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes and one repetition (CI)")
+    parser.add_argument("--repetitions", type=int, help="repetitions per variant (default 5, smoke 1)")
+    parser.add_argument("--out", type=Path, help=f"folder for the results (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--workdir", type=Path, help="where the stack keeps its data (default: a temp folder)"
+    )
+    args = parser.parse_args(argv)
+
+    repetitions = args.repetitions or (1 if args.smoke else 5)
+    if repetitions < 1:
+        parser.error("--repetitions must be at least 1")
+    sizes = stack.SMOKE_SIZES if args.smoke else stack.FULL_SIZES
+    plan = workloads.SMOKE_PLAN if args.smoke else workloads.FULL_PLAN
+    workers = SMOKE_GUNICORN_WORKERS if args.smoke else GUNICORN_WORKERS
+    # A smoke run without --out writes into a temporary folder removed afterwards (CI keeps no results).
+    with tempfile.TemporaryDirectory(prefix="seqr_s3_bench_out_") as scratch:
+        out = args.out or (Path(scratch) if args.smoke else DEFAULT_OUT)
+        out.mkdir(parents=True, exist_ok=True)
+        return run(args, sizes, plan, repetitions, workers, out)
+
+
+def run(
+    args: argparse.Namespace,
+    sizes: stack.Sizes,
+    plan: workloads.Plan,
+    repetitions: int,
+    workers: int,
+    out: Path,
+) -> int:
+    """Build the stack, measure, tear down, then write the JSON, table and chart into ``out``."""
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="seqr_s3_bench_"))
+
+    facts = environment_facts()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    try:
+        with stack.bench_stack(workdir, sizes, workers) as bench:
+            for variant in workloads.VARIANTS:
+                workloads.verify_bytes(bench, variant)
+            print("bench: stack up, every variant returns the right bytes", flush=True)
+            raw = run_workloads(bench, plan, repetitions)
+    finally:
+        if not args.workdir:
+            stack.remove_workdir(workdir)
+    facts["machine"]["load_average_end"] = os.getloadavg()
+
+    document = {
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "smoke": args.smoke,
+        "repetitions": repetitions,
+        "sizes": vars(sizes),
+        "plan": vars(plan),
+        "gunicorn_workers": workers,
+        **facts,
+        "raw": raw,
+    }
+    document["summary"] = report.summarize(document)
+    stem = out / started.strftime("%Y-%m-%d")
+    stem.with_suffix(".json").write_text(json.dumps(document, indent=1) + "\n")
+    table = report.markdown(document)
+    stem.with_suffix(".md").write_text(table)
+    report.chart(document, stem.with_suffix(".png"))
+    print(table)
+    print(f"bench: wrote {stem}.json, .md and .png", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

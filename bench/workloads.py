@@ -1,0 +1,315 @@
+"""The variants and the workloads of issue 7, each measured one repetition at a time.
+
+A variant is one way to get the same bytes to a client: through seqr in one of the three modes, through the
+old approach (baseline), straight from S3 with a presigned URL, or from disk by nginx. A workload function
+measures one repetition of one variant and returns plain numbers; run.py interleaves variants and repeats.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from clients import (
+    REQUEST_TIMEOUT,
+    AccessLog,
+    BenchError,
+    KeepAliveClient,
+    Target,
+    check_range_answer,
+    curl_range,
+    peak_rss_growth,
+    random_range,
+    run_threads,
+    run_wrk,
+)
+from stack import BAI_KEY, BAM_KEY, LARGE_KEY, OLD_APPROACH_ROUTE, BenchStack, large_file_range
+
+VARIANTS = ("direct", "disk", "accel", "proxy", "redirect", "old")
+# Variants whose requests run through a gunicorn worker, and the mode (gunicorn) that serves each.
+WORKER_VARIANTS = {"accel": "accel", "proxy": "proxy", "redirect": "redirect", "old": "proxy"}
+IGV_RANGE_SIZES = (16 << 10, 512 << 10)  # igv.js asks for 16-512 KiB per alignment range
+IGV_RANGES_PER_SESSION = 20
+LOAD_STREAMS = 16
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much work one repetition does (the smoke plan is tiny)."""
+
+    small_range_requests: int
+    concurrency: int
+    concurrency_seconds: float
+    igv_sessions: int
+    ordinary_requests: int
+    ordinary_max_seconds: float
+
+
+FULL_PLAN = Plan(
+    small_range_requests=200,
+    concurrency=8,
+    concurrency_seconds=5,
+    igv_sessions=3,
+    ordinary_requests=100,
+    ordinary_max_seconds=60,
+)
+SMOKE_PLAN = Plan(
+    small_range_requests=10,
+    concurrency=8,
+    concurrency_seconds=1,
+    igv_sessions=1,
+    ordinary_requests=5,
+    ordinary_max_seconds=5,
+)
+
+
+def target(stack: BenchStack, variant: str, key: str) -> Target:
+    """The URL (and cookie) through which ``variant`` serves ``key``."""
+    if variant == "direct":
+        return Target(stack.direct_url(key), None)
+    if variant == "disk":
+        return Target(stack.disk_url(key), None)
+    if variant == "old":
+        return Target(stack.old_approach_url(key), stack.cookie_header)
+    return Target(stack.track_url(variant, key), stack.cookie_header, follow_redirects=variant == "redirect")
+
+
+def _access_log(stack: BenchStack, variant: str) -> AccessLog | None:
+    mode = WORKER_VARIANTS.get(variant)
+    return AccessLog(stack.modes[mode].access_log) if mode else None
+
+
+def _busy_prefix(variant: str) -> str:
+    return OLD_APPROACH_ROUTE if variant == "old" else "/api/project/"
+
+
+def _worker_busy(log: AccessLog | None, variant: str, requests: int) -> dict[str, float]:
+    """Median time the gunicorn worker was held per request since the log was marked (ms)."""
+    if log is None:
+        return {}
+    busy = log.busy_ms_since_mark(_busy_prefix(variant), requests)
+    if len(busy) < requests:
+        raise BenchError(f"{variant}: gunicorn logged {len(busy)} of the {requests} requests just made")
+    return {"worker_held_ms": statistics.median(busy)}
+
+
+def quantile(values: list[float], fraction: float) -> float:
+    """Nearest-rank quantile (no interpolation: with 20 samples p95 is the 19th, not a blend)."""
+    ordered = sorted(values)
+    rank = max(1, round(fraction * len(ordered) + 0.5 - 1e-9))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def verify_bytes(stack: BenchStack, variant: str) -> None:
+    """Check the variant returns exactly the right bytes: a range of the large object, and the whole index."""
+    client = KeepAliveClient()
+    try:
+        size = stack.object_sizes[LARGE_KEY]
+        first, last = size // 3, size // 3 + 100_000
+        status, headers, body, _, _ = client.get(
+            target(stack, variant, LARGE_KEY), f"bytes={first}-{last}", True
+        )
+        check_range_answer(status, headers, body, first, last, large_file_range(size, first, last))
+        status, _, body, _, _ = client.get(target(stack, variant, BAI_KEY), None, True)
+        if status != 200 or body != stack.bai_local.read_bytes():
+            raise BenchError(f"{variant}: the whole index came back as {status} with other bytes")
+    finally:
+        client.close()
+
+
+def big_range(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict[str, float]:
+    """One big range (64 MiB in a full run) of the large object with curl: MB/s."""
+    first, last = random_range(random.Random(rep), stack.object_sizes[LARGE_KEY], stack.sizes.big_range)
+    log = _access_log(stack, variant)
+    if log:
+        log.mark()
+    result = curl_range(target(stack, variant, LARGE_KEY), first, last)
+    return {**result, **_worker_busy(log, variant, 1)}
+
+
+def small_ranges(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict[str, float]:
+    """64 KiB ranges at random offsets, one after another on a keep-alive connection: latency quantiles."""
+    rng = random.Random(1000 + rep)
+    size = stack.object_sizes[LARGE_KEY]
+    where = target(stack, variant, LARGE_KEY)
+    client = KeepAliveClient()
+    log = _access_log(stack, variant)
+    try:
+        client.get(where, "bytes=0-0")  # opens the connection(s); not counted
+        if log:
+            log.mark()
+        first_byte, total = [], []
+        for _ in range(plan.small_range_requests):
+            first, last = random_range(rng, size, stack.sizes.small_range)
+            status, headers, body, headers_ms, total_ms = client.get(where, f"bytes={first}-{last}")
+            check_range_answer(status, headers, body, first, last, None)
+            first_byte.append(headers_ms)
+            total.append(total_ms)
+    finally:
+        client.close()
+    return {
+        "ttfb_p50_ms": quantile(first_byte, 0.5),
+        "ttfb_p95_ms": quantile(first_byte, 0.95),
+        "total_p50_ms": quantile(total, 0.5),
+        "total_p95_ms": quantile(total, 0.95),
+        **_worker_busy(log, variant, plan.small_range_requests),
+    }
+
+
+def _concurrent(
+    tool: Callable[..., dict[str, float]], stack: BenchStack, variant: str, rep: int, plan: Plan
+) -> dict[str, float]:
+    """Random small ranges of the large object on ``plan.concurrency`` connections, load made by ``tool``."""
+    where = target(stack, variant, LARGE_KEY)
+    size, length = stack.object_sizes[LARGE_KEY], stack.sizes.small_range
+    return tool(where, size, length, plan.concurrency, plan.concurrency_seconds, seed=rep + 1)
+
+
+def concurrent_ranges(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict[str, float]:
+    """64 KiB random ranges at concurrency 8 with wrk (req/s)."""
+    if variant == "redirect":
+        raise BenchError("wrk cannot follow redirects: measure redirect with concurrent_ranges_threads")
+    return _concurrent(run_wrk, stack, variant, rep, plan)
+
+
+def concurrent_ranges_threads(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict[str, float]:
+    """The same load from Python threads that follow redirects (for redirect, and direct as its reference)."""
+    return _concurrent(run_threads, stack, variant, rep, plan)
+
+
+def igv_session(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict[str, float]:
+    """What igv.js does for one BAM track: the whole index, then 20 ranges of 16-512 KiB (ms per session)."""
+    rng = random.Random(2000 + rep)
+    bam_size = stack.object_sizes[BAM_KEY]
+    bai_size = stack.object_sizes[BAI_KEY]
+    sessions = []
+    for _ in range(plan.igv_sessions):
+        client = KeepAliveClient()
+        started = time.perf_counter()
+        try:
+            status, _, body, _, _ = client.get(target(stack, variant, BAI_KEY))
+            if status != 200 or body != bai_size:
+                raise BenchError(f"{variant}: index answered {status} with {body} bytes, expected {bai_size}")
+            bam = target(stack, variant, BAM_KEY)
+            for _ in range(IGV_RANGES_PER_SESSION):
+                first, last = random_range(rng, bam_size, rng.randint(*IGV_RANGE_SIZES))
+                status, headers, body, _, _ = client.get(bam, f"bytes={first}-{last}")
+                check_range_answer(status, headers, body, first, last, None)
+        finally:
+            client.close()
+        sessions.append((time.perf_counter() - started) * 1e3)
+    return {"session_ms": statistics.median(sessions)}
+
+
+def worker_memory(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict[str, float]:
+    """Largest RSS growth of one gunicorn worker while the whole large object streams as one range."""
+    mode = WORKER_VARIANTS[variant]
+    size = stack.object_sizes[LARGE_KEY]
+    where = target(stack, variant, LARGE_KEY)
+    return peak_rss_growth(stack.modes[mode].standin.process.pid, lambda: curl_range(where, 0, size - 1))
+
+
+class StreamLoad:
+    """``LOAD_STREAMS`` curl loops each fetching big ranges through one variant until stopped."""
+
+    def __init__(self, where: Target, object_size: int, range_size: int) -> None:
+        self._where = where
+        self._object_size = object_size
+        self._range_size = range_size
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+        self._threads = [
+            threading.Thread(target=self._loop, args=(i,), daemon=True) for i in range(LOAD_STREAMS)
+        ]
+        self.completed = 0
+
+    def _loop(self, index: int) -> None:
+        rng = random.Random(index)
+        while not self._stop.is_set():
+            first, last = random_range(rng, self._object_size, self._range_size)
+            command = ["curl", "-sS", "-o", "/dev/null", "--max-time", str(REQUEST_TIMEOUT), "-L"]
+            command += ["-r", f"{first}-{last}", self._where.url]
+            if self._where.cookie:
+                command += ["-H", f"Cookie: {self._where.cookie}"]
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                self._running.add(process)
+            process.wait()
+            with self._lock:
+                self._running.discard(process)
+                self.completed += 1
+
+    def __enter__(self) -> StreamLoad:
+        for thread in self._threads:
+            thread.start()
+        time.sleep(0.5)  # let every stream get its request in before measuring
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._stop.set()
+            for process in self._running:
+                process.terminate()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+
+def _ordinary_latencies(url: str, cookie: str, count: int, max_seconds: float) -> list[float]:
+    client = KeepAliveClient()
+    where = Target(url, cookie)
+    latencies = []
+    deadline = time.monotonic() + max_seconds
+    try:
+        while len(latencies) < count and time.monotonic() < deadline:
+            status, _, _, _, total_ms = client.get(where)
+            if status != 200:
+                raise BenchError(f"ordinary request answered {status}")
+            latencies.append(total_ms)
+    finally:
+        client.close()
+    return latencies
+
+
+def ordinary_under_load(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict[str, float]:
+    """p95 of an ordinary seqr page request, idle and while 16 IGV streams run through ``variant``.
+
+    For "direct" the streams bypass seqr (straight to S3) and the page is asked of the accel stack: that
+    shows what CPU contention alone costs on this machine.
+    """
+    page_mode = "accel" if variant == "direct" else WORKER_VARIANTS[variant]
+    page = stack.ordinary_url(page_mode)
+    idle = _ordinary_latencies(page, stack.cookie_header, plan.ordinary_requests, plan.ordinary_max_seconds)
+    streams = target(stack, variant, LARGE_KEY)
+    with StreamLoad(streams, stack.object_sizes[LARGE_KEY], stack.sizes.big_range) as load:
+        loaded = _ordinary_latencies(
+            page, stack.cookie_header, plan.ordinary_requests, plan.ordinary_max_seconds
+        )
+        streams_done = load.completed
+    idle_p95, loaded_p95 = quantile(idle, 0.95), quantile(loaded, 0.95)
+    return {
+        "idle_p95_ms": idle_p95,
+        "loaded_p95_ms": loaded_p95,
+        "loaded_over_idle": loaded_p95 / idle_p95,
+        "loaded_requests": len(loaded),
+        "streams_completed": streams_done,
+    }
+
+
+# name → (function, the variants it measures, the metric its ratio to direct is taken on, or None)
+WORKLOADS = {
+    "big_range": (big_range, VARIANTS, "mb_per_s"),
+    "small_ranges": (small_ranges, VARIANTS, "total_p50_ms"),
+    "concurrency": (concurrent_ranges, ("direct", "disk", "accel", "proxy", "old"), "req_per_s"),
+    "concurrency_threads": (concurrent_ranges_threads, ("direct", "redirect"), "req_per_s"),
+    "igv_session": (igv_session, VARIANTS, "session_ms"),
+    "worker_memory": (worker_memory, tuple(WORKER_VARIANTS), None),
+    "ordinary_under_load": (ordinary_under_load, ("direct", "accel", "proxy", "redirect", "old"), None),
+}
