@@ -23,6 +23,14 @@ import requests
 import testinfra
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1]
+# Container (and host) names: molecule/real_seqr runs these same tests on its own pair of containers, named
+# apart so that both scenarios can exist on one machine.
+SEQR_CONTAINER = os.environ.get("SEQR_S3_SEQR_CONTAINER", "seqr")
+S3_CONTAINER = os.environ.get("SEQR_S3_S3_CONTAINER", "s3")
+# Django system check ids the seqr under test raises on its own (real seqr without a UI build: W004, W342).
+EXPECTED_CHECK_WARNINGS = frozenset(
+    name for name in os.environ.get("SEQR_S3_EXPECTED_CHECK_WARNINGS", "").split(",") if name
+)
 REQUEST_TIMEOUT = 120  # seconds; generous, the 256 MiB object is read whole in some tests
 
 
@@ -84,19 +92,19 @@ def scenario() -> Scenario:
     return Scenario(
         state_dir=state_dir,
         manifest=manifest,
-        seqr_url=f"http://{container_address('seqr')}",
-        s3_endpoint=f"http://{container_address('s3')}:7480",
+        seqr_url=f"http://{container_address(SEQR_CONTAINER)}",
+        s3_endpoint=f"http://{container_address(S3_CONTAINER)}:7480",
     )
 
 
 @pytest.fixture(scope="session")
 def seqr_host() -> testinfra.host.Host:
-    return testinfra.get_host("podman://seqr")
+    return testinfra.get_host(f"podman://{SEQR_CONTAINER}")
 
 
 @pytest.fixture(scope="session")
 def s3_host() -> testinfra.host.Host:
-    return testinfra.get_host("podman://s3")
+    return testinfra.get_host(f"podman://{S3_CONTAINER}")
 
 
 def login(scenario: Scenario, email: str) -> requests.Session:

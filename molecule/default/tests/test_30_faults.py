@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 import testinfra
-from conftest import REQUEST_TIMEOUT, Scenario, apply_role, apply_role_or_fail, wait_until
+from conftest import REQUEST_TIMEOUT, S3_CONTAINER, Scenario, apply_role, apply_role_or_fail, wait_until
 
-RGW_UNIT = "ceph-radosgw@rgw.s3"
+RGW_UNIT = f"ceph-radosgw@rgw.{S3_CONTAINER}"  # prepare names the gateway after the host
 SITE = "/etc/nginx/sites-available/seqr"
 
 

@@ -10,7 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from conftest import Scenario
+from conftest import SEQR_CONTAINER, Scenario
 
 CREDENTIALS = "/home/seqr/.aws/credentials"
 # Every folder that holds configuration, code, logs or state; /proc, /sys and /dev are not files.
@@ -27,7 +27,7 @@ def test_no_secret_in_ansible_output(scenario: Scenario) -> None:
 def test_secret_only_in_the_credentials_file(scenario: Scenario) -> None:
     # The secret goes to grep on stdin, so it is neither on a command line nor in a file on the host.
     result = subprocess.run(
-        ["podman", "exec", "-i", "seqr", "grep", "-rlsF", "--devices=skip", "-f", "-", *SCANNED],
+        ["podman", "exec", "-i", SEQR_CONTAINER, "grep", "-rlsF", "--devices=skip", "-f", "-", *SCANNED],
         input=scenario.secret_key() + "\n",
         capture_output=True,
         text=True,
