@@ -164,6 +164,19 @@ def test_accel_mode_hands_nginx_a_signed_url(make_stack, s3_bucket) -> None:
     assert response.content == b""
     assert response.headers["X-Accel-Redirect"] == "/_seqr_s3_internal/"
     assert response.headers["X-Seqr-S3-Host"] == s3_bucket.server.endpoint_url.removeprefix("http://")
+    # No Range from the client: nginx is told to send none.
+    assert response.headers["X-Seqr-S3-Range"] == ""
+    for client_range, canonical in (
+        ("BYTES=5-9,", "bytes=5-9"),
+        ("bytes=-300", "bytes=-300"),
+        ("bytes=9-5", ""),
+    ):
+        answer = session.get(
+            track_url(standin.base_url, PROJECT_1, s3_bucket["bam"].s3_path),
+            headers={"Range": client_range},
+            timeout=30,
+        )
+        assert answer.headers["X-Seqr-S3-Range"] == canonical, client_range
     signed = response.headers["X-Seqr-S3-Url"]
     assert "X-Amz-Signature=" in signed and "X-Amz-Algorithm=AWS4-HMAC-SHA256" in signed
     # The URL works on its own for exactly this object (and only with the Host it was signed for).

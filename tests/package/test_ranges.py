@@ -172,6 +172,21 @@ def test_large_int_ranges_clamp(first: int, last: int, size: int) -> None:
         assert decision.byte_range == ByteRange(first, min(last, size - 1))
 
 
+@pytest.mark.parametrize(
+    ("header", "canonical"),
+    [
+        ("bytes=5-9", "bytes=5-9"),
+        ("BYTES=005-9,", "bytes=5-9"),
+        ("bytes= 7-", "bytes=7-"),
+        ("bytes=-0", "bytes=-0"),
+    ],
+)
+def test_canonical_form_for_upstream(header: str, canonical: str) -> None:
+    spec = parse_range_spec(header)
+    assert spec is not None
+    assert spec.as_request_header() == canonical
+
+
 def test_parse_spec_without_size() -> None:
     assert parse_range_spec("bytes=5-") is not None
     assert parse_range_spec("bytes=5-").last is None  # type: ignore[union-attr]

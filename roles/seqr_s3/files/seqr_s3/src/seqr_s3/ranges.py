@@ -65,6 +65,12 @@ class RangeSpec:
     last: Optional[int]  # None when open-ended ("a-") or a suffix range
     suffix_length: Optional[int] = None
 
+    def as_request_header(self) -> str:
+        """The same range in canonical form, for an upstream (S3) that is stricter or laxer than RFC 9110."""
+        if self.first is None:
+            return f"bytes=-{self.suffix_length}"
+        return f"bytes={self.first}-{'' if self.last is None else self.last}"
+
 
 def unsatisfiable_content_range(size: int) -> str:
     """The Content-Range value of a 416 answer."""

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 ACCEL_URL_HEADER = "X-Seqr-S3-Url"
 ACCEL_HOST_HEADER = "X-Seqr-S3-Host"
+ACCEL_RANGE_HEADER = "X-Seqr-S3-Range"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
@@ -68,6 +69,11 @@ def accel_response(request: HttpRequest, settings: S3Settings, path: S3Path) -> 
     response["X-Accel-Redirect"] = settings.accel_location
     response[ACCEL_URL_HEADER] = url
     response[ACCEL_HOST_HEADER] = host
+    # S3 stores differ on malformed Range headers (SeaweedFS answers 416 to "bytes=9-5"). Parsed here, even
+    # without the size, nginx can send S3 a canonical single range, or none where RFC 9110 says to ignore
+    # the header. Empty means: send no Range.
+    spec = ranges.parse_range_spec(request.META.get("HTTP_RANGE"))
+    response[ACCEL_RANGE_HEADER] = spec.as_request_header() if spec is not None else ""
     # Content-Type and Content-Length come from S3 through nginx; ours would describe the empty body.
     del response["Content-Type"]
     return response
