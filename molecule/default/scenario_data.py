@@ -5,7 +5,7 @@ upload and seed) and verify (what to request and which bytes to expect). Everyth
 state folder under Molecule's ephemeral directory, never in the repository.
 
     scenario_data.py make STATE_DIR            fixtures (pysam), manifest.json, seed.json, seqr login
-    scenario_data.py stage-standin STATE_DIR   clean copy of tests/seqr_standin (no DB, key or caches)
+    scenario_data.py stage-standin STATE_DIR   clean archive of tests/seqr_standin (no DB, key or caches)
     scenario_data.py upload STATE_DIR ENDPOINT buckets + objects on the S3 store (keys from STATE_DIR)
 """
 
@@ -145,7 +145,9 @@ def stage_standin(state_dir: Path) -> None:
         target,
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3", "django_key", "static"),
     )
-    print(f"staged the stand-in in {target}")
+    # One archive: copying a folder file by file through the podman connection takes minutes.
+    shutil.make_archive(str(state_dir / "standin"), "gztar", root_dir=target)
+    print(f"staged the stand-in in {target}.tar.gz")
 
 
 def s3_client(state_dir: Path, endpoint: str) -> Any:
