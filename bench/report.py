@@ -191,6 +191,18 @@ def markdown(document: dict[str, Any]) -> str:
         lines.append(
             f"| {row['target']} | {row['measured']} | {row['bound']} | {'yes' if row['met'] else 'NO'} |"
         )
+    cpu = document.get("where_time_goes_cpu_ms")
+    if cpu:
+        ours = cpu["seqr_s3_access_check_ms"] + cpu["seqr_s3_presign_ms"]
+        lines += [
+            "",
+            f"Where a worker's time goes (CPU per call, in-process): an accel track request costs "
+            f"{cpu['accel_track_request_ms']:.2f} ms, of which seqr_s3's own work is {ours:.2f} ms "
+            f"(access check {cpu['seqr_s3_access_check_ms']:.2f} ms, presign {cpu['seqr_s3_presign_ms']:.2f} "
+            f"ms); the rest is seqr's session, user and project permission checks and Django. "
+            f"An ordinary page request costs "
+            f"{cpu['ordinary_page_request_ms']:.2f} ms.",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -153,6 +153,7 @@ def run(
                 workloads.verify_bytes(bench, variant)
             print("bench: stack up, every variant returns the right bytes", flush=True)
             raw = run_workloads(bench, plan, repetitions)
+            where_time_goes = workloads.where_time_goes(bench)
     finally:
         if not args.workdir:
             stack.remove_workdir(workdir)
@@ -168,6 +169,7 @@ def run(
         "gunicorn_workers": workers,
         **facts,
         "raw": raw,
+        "where_time_goes_cpu_ms": where_time_goes,
     }
     document["summary"] = report.summarize(document)
     stem = out / started.strftime("%Y-%m-%d")

@@ -31,6 +31,7 @@ from fixtures.nginx import NginxServer, start_nginx  # noqa: E402  (tests/ must 
 from fixtures.reads import large_file_range, make_reads, write_large_file  # noqa: E402
 from fixtures.seaweed import SeaweedS3, free_loopback_ports, start_seaweed  # noqa: E402
 from fixtures.standin import (  # noqa: E402
+    STANDIN_DIR,
     StandinServer,
     login_session,
     prepare_database,
@@ -51,7 +52,8 @@ DIRECT_URL_EXPIRY = 6 * 3600
 # gunicorn logs, per request, the time the worker was busy with it (µs, after the last body byte was sent).
 ACCESS_LOG_FORMAT = "%(m)s\t%(U)s\t%(s)s\t%(D)s"
 OLD_APPROACH_ROUTE = "/api/bench_old_approach/project"
-__all__ = ["BenchStack", "Sizes", "bench_stack", "large_file_range"]  # large_file_range: for byte checks
+# Re-exported for workloads.py: the byte check and where the stand-in lives.
+__all__ = ["STANDIN_DIR", "BenchStack", "Sizes", "bench_stack", "large_file_range"]
 
 
 @dataclass(frozen=True)

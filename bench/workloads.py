@@ -7,13 +7,16 @@ measures one repetition of one variant and returns plain numbers; run.py interle
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from clients import (
     REQUEST_TIMEOUT,
@@ -28,7 +31,18 @@ from clients import (
     run_threads,
     run_wrk,
 )
-from stack import BAI_KEY, BAM_KEY, LARGE_KEY, OLD_APPROACH_ROUTE, BenchStack, large_file_range
+from stack import (
+    BAI_KEY,
+    BAM_KEY,
+    BASELINE_DIR,
+    BUCKET,
+    LARGE_KEY,
+    OLD_APPROACH_ROUTE,
+    PROJECT,
+    STANDIN_DIR,
+    BenchStack,
+    large_file_range,
+)
 
 VARIANTS = ("direct", "disk", "accel", "proxy", "redirect", "old")
 # Variants whose requests run through a gunicorn worker, and the mode (gunicorn) that serves each.
@@ -301,6 +315,29 @@ def ordinary_under_load(stack: BenchStack, variant: str, rep: int, plan: Plan) -
         "loaded_requests": len(loaded),
         "streams_completed": streams_done,
     }
+
+
+def where_time_goes(stack: BenchStack) -> dict[str, float]:
+    """CPU ms per accel track request and per part of it, measured in the accel gunicorn's environment."""
+    track_path = urlsplit(stack.track_url("accel", LARGE_KEY)).path
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BASELINE_DIR / "where_time_goes.py"),
+            track_path,
+            PROJECT,
+            f"s3://{BUCKET}/{LARGE_KEY}",
+        ],
+        cwd=STANDIN_DIR,
+        env={**stack.modes["accel"].standin.env, "BENCH_SESSION_COOKIE": stack.cookie_header},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"where_time_goes.py failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # name → (function, the variants it measures, the metric its ratio to direct is taken on, or None)
