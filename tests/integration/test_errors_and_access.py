@@ -205,9 +205,10 @@ def test_outage_mid_stream_truncates_and_the_app_survives(make_stack, forwarder,
         received += len(next(chunks))
         forwarder.stop()
         try:
-            with pytest.raises(requests.exceptions.ChunkedEncodingError):
-                for chunk in chunks:
-                    received += len(chunk)
+            for chunk in chunks:
+                received += len(chunk)
+        except requests.exceptions.ChunkedEncodingError:
+            pass  # urllib3 2 reports the short body itself; urllib3 1.26 (Python 3.9) just ends it
         finally:
             forwarder.start()
     assert received < len(large.read_local())
