@@ -50,6 +50,7 @@ WORKER_VARIANTS = {"accel": "accel", "proxy": "proxy", "redirect": "redirect", "
 IGV_RANGE_SIZES = (16 << 10, 512 << 10)  # igv.js asks for 16-512 KiB per alignment range
 IGV_RANGES_PER_SESSION = 20
 LOAD_STREAMS = 16
+BROWSER_RATE = "8M"  # curl --limit-rate: bytes/s of one IGV stream to a browser on a 64 Mbit/s link
 
 
 @dataclass(frozen=True)
@@ -231,8 +232,11 @@ def worker_memory(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict
 class StreamLoad:
     """``LOAD_STREAMS`` curl loops each fetching big ranges through one variant until stopped."""
 
-    def __init__(self, where: Target, object_size: int, range_size: int) -> None:
+    def __init__(
+        self, where: Target, object_size: int, range_size: int, rate_limit: str | None = None
+    ) -> None:
         self._where = where
+        self._rate_limit = rate_limit
         self._object_size = object_size
         self._range_size = range_size
         self._stop = threading.Event()
@@ -241,13 +245,14 @@ class StreamLoad:
         self._threads = [
             threading.Thread(target=self._loop, args=(i,), daemon=True) for i in range(LOAD_STREAMS)
         ]
-        self.completed = 0
 
     def _loop(self, index: int) -> None:
         rng = random.Random(index)
         while not self._stop.is_set():
             first, last = random_range(rng, self._object_size, self._range_size)
             command = ["curl", "-sS", "-o", "/dev/null", "--max-time", str(REQUEST_TIMEOUT), "-L"]
+            if self._rate_limit:
+                command += ["--limit-rate", self._rate_limit]
             command += ["-r", f"{first}-{last}", self._where.url]
             if self._where.cookie:
                 command += ["-H", f"Cookie: {self._where.cookie}"]
@@ -259,7 +264,6 @@ class StreamLoad:
             process.wait()
             with self._lock:
                 self._running.discard(process)
-                self.completed += 1
 
     def __enter__(self) -> StreamLoad:
         for thread in self._threads:
@@ -295,26 +299,29 @@ def _ordinary_latencies(url: str, cookie: str, count: int, max_seconds: float) -
 def ordinary_under_load(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict[str, float]:
     """p95 of an ordinary seqr page request, idle and while 16 IGV streams run through ``variant``.
 
-    For "direct" the streams bypass seqr (straight to S3) and the page is asked of the accel stack: that
-    shows what CPU contention alone costs on this machine.
+    Twice: with streams as fast as loopback allows (they saturate this machine's CPU, so the page waits for a
+    core whatever serves the streams) and with each stream limited to a browser's 8 MB/s (64 Mbit/s), which
+    shows whether the streams hold seqr's workers. For "direct" the streams bypass seqr (straight to S3) and
+    the page is asked of the accel stack: that is what contention alone costs on this machine.
     """
     page_mode = "accel" if variant == "direct" else WORKER_VARIANTS[variant]
     page = stack.ordinary_url(page_mode)
-    idle = _ordinary_latencies(page, stack.cookie_header, plan.ordinary_requests, plan.ordinary_max_seconds)
-    streams = target(stack, variant, LARGE_KEY)
-    with StreamLoad(streams, stack.object_sizes[LARGE_KEY], stack.sizes.big_range) as load:
-        loaded = _ordinary_latencies(
+
+    def page_latencies() -> list[float]:
+        return _ordinary_latencies(
             page, stack.cookie_header, plan.ordinary_requests, plan.ordinary_max_seconds
         )
-        streams_done = load.completed
-    idle_p95, loaded_p95 = quantile(idle, 0.95), quantile(loaded, 0.95)
-    return {
-        "idle_p95_ms": idle_p95,
-        "loaded_p95_ms": loaded_p95,
-        "loaded_over_idle": loaded_p95 / idle_p95,
-        "loaded_requests": len(loaded),
-        "streams_completed": streams_done,
-    }
+
+    idle_p95 = quantile(page_latencies(), 0.95)
+    result = {"idle_p95_ms": idle_p95}
+    streams = target(stack, variant, LARGE_KEY)
+    for suffix, rate_limit in (("", None), ("_8mbs", BROWSER_RATE)):
+        with StreamLoad(streams, stack.object_sizes[LARGE_KEY], stack.sizes.big_range, rate_limit):
+            loaded = page_latencies()
+        result[f"loaded{suffix}_p95_ms"] = quantile(loaded, 0.95)
+        result[f"loaded{suffix}_over_idle"] = result[f"loaded{suffix}_p95_ms"] / idle_p95
+        result[f"loaded{suffix}_requests"] = len(loaded)
+    return result
 
 
 def where_time_goes(stack: BenchStack) -> dict[str, float]:
