@@ -73,6 +73,12 @@ def accel_response(request: HttpRequest, settings: S3Settings, path: S3Path) -> 
     # without the size, nginx can send S3 a canonical single range, or none where RFC 9110 says to ignore
     # the header. Empty means: send no Range.
     spec = ranges.parse_range_spec(request.META.get("HTTP_RANGE"))
+    if_range = request.META.get("HTTP_IF_RANGE")
+    if spec is not None and if_range is not None:
+        # Stores such as SeaweedFS ignore If-Range; deciding it here costs a HEAD, only for such requests.
+        info = s3.head_object(settings, path)
+        if not ranges.if_range_allows_partial(if_range, info.etag, info.last_modified):
+            spec = None
     response[ACCEL_RANGE_HEADER] = spec.as_request_header() if spec is not None else ""
     # Content-Type and Content-Length come from S3 through nginx; ours would describe the empty body.
     del response["Content-Type"]
