@@ -149,6 +149,19 @@ def _build_client(settings: S3Settings) -> Any:
         raise S3Unavailable(f"cannot set up the S3 client: {error}") from None
 
 
+def credential_source(settings: S3Settings) -> str:
+    """Where boto3's chain finds credentials (e.g. 'shared-credentials-file'); never the keys themselves."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+        credentials = session.get_credentials()
+    except BotoCoreError as error:
+        return f"unusable ({error})"
+    return credentials.method if credentials is not None else "none found"
+
+
 def _error_code(error: Any) -> str:
     response = getattr(error, "response", None) or {}
     code = str(response.get("Error", {}).get("Code", ""))

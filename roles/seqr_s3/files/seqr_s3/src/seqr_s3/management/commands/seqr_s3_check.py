@@ -48,11 +48,7 @@ class Command(BaseCommand):
 
     def _describe(self, settings: S3Settings) -> str:
         """Name the configuration in use (never a secret), so a wrong endpoint or profile is obvious."""
-        try:
-            credentials = s3.get_client(settings)._request_signer._credentials
-            source = getattr(credentials, "method", None) or "none found"
-        except s3.S3Error as error:
-            source = f"unusable ({error})"
+        source = s3.credential_source(settings)
         return (
             f"mode={settings.mode} endpoint={settings.endpoint_url or 'AWS default'} "
             f"region={settings.region or 'from boto3 chain'} profile={settings.profile or 'default chain'} "
