@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup lint unit test demo demo-destroy igv-tools browser image molecule bench bench-smoke
+.PHONY: setup lint unit test demo demo-destroy igv-tools browser image molecule bench bench-smoke molecule-real-seqr
 
 setup:
 	bash scripts/setup.sh
@@ -19,7 +19,8 @@ lint: setup
 unit: setup
 	$(BIN)/pytest -q tests --ignore=tests/igv
 
-test: lint unit browser bench-smoke
+# molecule-real-seqr only prints its skip line unless SEQR_SOURCE names a seqr checkout (CI has none).
+test: lint unit browser bench-smoke molecule-real-seqr
 
 # The IGV CSS hash tool's Node modules (playwright-core), from the committed lock file; npm ci rewrites the
 # hidden lock file, so this reinstalls only when package-lock.json changes.
@@ -53,6 +54,17 @@ demo: image
 
 demo-destroy: setup
 	$(MOLECULE_ENV) $(BIN)/molecule destroy
+
+# molecule/real_seqr: the same hosts and checks against an operator's own seqr checkout (copied in without .git):
+# `make molecule-real-seqr SEQR_SOURCE=/path/to/seqr`. Without SEQR_SOURCE it says how to run it and succeeds.
+molecule-real-seqr:
+	@if [ -z "$(SEQR_SOURCE)" ]; then \
+	  echo "molecule-real-seqr: skipped, SEQR_SOURCE is unset (run: make molecule-real-seqr SEQR_SOURCE=/path/to/seqr)"; \
+	else \
+	  CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf bash scripts/build-image.sh && \
+	  SEQR_SOURCE="$(abspath $(SEQR_SOURCE))" CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf \
+	    MOLECULE_EPHEMERAL_DIRECTORY=$(CURDIR)/.cache/molecule/real_seqr $(BIN)/molecule test -s real_seqr; \
+	fi
 
 # Benchmarks (issue 7): nginx -> seqr stand-in -> SeaweedFS on loopback, each mode against direct S3, nginx from
 # disk and the old approach. `bench` writes bench/results/<date>.json/.md/.png (run it on a quiet machine);
