@@ -131,13 +131,14 @@ def test_accel_location_sends_s3_only_host_range_and_if_range() -> None:
     sent = re.findall(r"proxy_set_header (\S+) (\S+);", block)
     assert sent == [
         ("Host", "$seqr_s3_signed_host"),
-        ("Range", "$http_range"),
+        ("Range", "$seqr_s3_range"),
         ("If-Range", "$http_if_range"),
         ("Connection", '""'),
     ]
     # The app's headers go into variables first (rewrite phase); proxy_pass then replaces $upstream_http_*.
     assert "set $seqr_s3_signed_url $upstream_http_x_seqr_s3_url;" in block
     assert "set $seqr_s3_signed_host $upstream_http_x_seqr_s3_host;" in block
+    assert "set $seqr_s3_range $upstream_http_x_seqr_s3_range;" in block
     assert "proxy_pass $seqr_s3_signed_url;" in block
     assert "resolver 127.0.0.53 valid=30s;" in block
 
@@ -150,11 +151,17 @@ def test_accel_location_verifies_s3_tls_against_the_os_bundle() -> None:
         "proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;",
         "proxy_http_version 1.1;",
         "proxy_buffering on;",
-        "proxy_force_ranges on;",
         "proxy_intercept_errors on;",
         "proxy_hide_header x-amz-request-id;",
     ):
         assert directive in block
+
+
+def test_accel_location_does_not_re_slice_s3_answers_with_the_raw_range() -> None:
+    # seqr forwards only ranges it accepted; nginx must pass S3's 200 for an ignored one unchanged.
+    block = _location_block(render_template("nginx_site.conf.j2", RESOLVER), "^~ /_seqr_s3_internal/")
+    assert "proxy_force_ranges" not in block
+    assert "$http_range" not in block
 
 
 def test_keepalive_pool_keeps_the_signed_path_and_host() -> None:
