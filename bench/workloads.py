@@ -70,8 +70,8 @@ FULL_PLAN = Plan(
     concurrency=8,
     concurrency_seconds=5,
     igv_sessions=3,
-    ordinary_requests=100,
-    ordinary_max_seconds=60,
+    ordinary_requests=50,
+    ordinary_max_seconds=15,
 )
 SMOKE_PLAN = Plan(
     small_range_requests=10,
