@@ -288,13 +288,35 @@ class AccessLog:
                 return times
             time.sleep(0.05)
 
-    def _read(self, path_prefix: str) -> list[float]:
+    def _entries(self, path_prefix: str) -> list[tuple[float, str]]:
+        """(busy ms, worker pid) of each request since ``mark()`` whose path starts with ``path_prefix``."""
         with self.path.open("rb") as log:
             log.seek(self._offset)
             lines = log.read().decode(errors="replace").splitlines()
-        times = []
+        entries = []
         for line in lines:
             fields = line.split("\t")
-            if len(fields) == 4 and fields[1].startswith(path_prefix):
-                times.append(int(fields[3]) / 1000)
-        return times
+            if len(fields) == 5 and fields[1].startswith(path_prefix):
+                entries.append((int(fields[3]) / 1000, fields[4].strip("<>")))
+        return entries
+
+    def _read(self, path_prefix: str) -> list[float]:
+        return [busy for busy, _ in self._entries(path_prefix)]
+
+    def workers_seen(self, path_prefix: str) -> set[int]:
+        """Pids of the workers that served a request under ``path_prefix`` since ``mark()``."""
+        return {int(pid) for _, pid in self._entries(path_prefix)}
+
+
+def warm_up(master_pid: int, log: AccessLog, where: Target, path_prefix: str, timeout: float = 60) -> None:
+    """Send small range requests, 8 at a time, until every worker has served one: a worker builds its boto3
+    client and imports lazily on its first request (about 0.1 s), which is start-up cost, not per request."""
+    log.mark()
+    wanted = set(worker_pids(master_pid))
+    deadline = time.monotonic() + timeout
+    while not wanted <= log.workers_seen(path_prefix):
+        if time.monotonic() > deadline:
+            raise BenchError(
+                f"warm-up: workers {sorted(wanted - log.workers_seen(path_prefix))} got no request"
+            )
+        run_threads(where, 1 << 20, 1024, connections=8, seconds=0.5, seed=0)

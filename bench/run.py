@@ -149,6 +149,7 @@ def run(
     started = datetime.datetime.now(datetime.timezone.utc)
     try:
         with stack.bench_stack(workdir, sizes, workers) as bench:
+            workloads.warm_up_workers(bench)
             for variant in workloads.VARIANTS:
                 workloads.verify_bytes(bench, variant)
             print("bench: stack up, every variant returns the right bytes", flush=True)

@@ -49,8 +49,9 @@ BAI_KEY = f"{PREFIX}sample.bam.bai"
 MODES = ("accel", "proxy", "redirect")
 # Presigned URLs for the "direct" variant must outlive a full run.
 DIRECT_URL_EXPIRY = 6 * 3600
-# gunicorn logs, per request, the time the worker was busy with it (µs, after the last body byte was sent).
-ACCESS_LOG_FORMAT = "%(m)s\t%(U)s\t%(s)s\t%(D)s"
+# gunicorn logs, per request, the time the worker was busy with it (µs, after the last body byte was sent)
+# and the worker's pid.
+ACCESS_LOG_FORMAT = "%(m)s\t%(U)s\t%(s)s\t%(D)s\t%(p)s"
 OLD_APPROACH_ROUTE = "/api/bench_old_approach/project"
 # Re-exported for workloads.py: the byte check and where the stand-in lives.
 __all__ = ["STANDIN_DIR", "BenchStack", "Sizes", "bench_stack", "large_file_range"]

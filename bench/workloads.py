@@ -30,6 +30,7 @@ from clients import (
     random_range,
     run_threads,
     run_wrk,
+    warm_up,
 )
 from stack import (
     BAI_KEY,
@@ -111,6 +112,14 @@ def _worker_busy(log: AccessLog | None, variant: str, requests: int) -> dict[str
     if len(busy) < requests:
         raise BenchError(f"{variant}: gunicorn logged {len(busy)} of the {requests} requests just made")
     return {"worker_held_ms": statistics.median(busy)}
+
+
+def warm_up_workers(stack: BenchStack) -> None:
+    """Have every gunicorn worker serve each route it will serve once, before anything is measured."""
+    for variant, mode in WORKER_VARIANTS.items():
+        master = stack.modes[mode].standin.process.pid
+        log = AccessLog(stack.modes[mode].access_log)
+        warm_up(master, log, target(stack, variant, LARGE_KEY), _busy_prefix(variant))
 
 
 def quantile(values: list[float], fraction: float) -> float:
