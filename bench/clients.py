@@ -275,20 +275,23 @@ class AccessLog:
         """Forget what was logged so far."""
         self._offset = self.path.stat().st_size if self.path.exists() else 0
 
-    def busy_ms_since_mark(self, path_prefix: str, expected: int, wait: float = 10) -> list[float]:
-        """Busy times (ms) of the requests since ``mark()`` whose path starts with ``path_prefix``.
+    def busy_ms_since_mark(
+        self, path_prefix: str, expected: int, wait: float = 10, exact: bool = False
+    ) -> list[float]:
+        """Busy times (ms) of the requests since ``mark()`` whose path starts with ``path_prefix`` (or is
+        exactly it, with ``exact``).
 
         gunicorn logs a request after its last byte went out, so the client may finish first: wait (bounded)
         until ``expected`` entries are there.
         """
         deadline = time.monotonic() + wait
         while True:
-            times = self._read(path_prefix)
+            times = [busy for busy, _ in self._entries(path_prefix, exact)]
             if len(times) >= expected or time.monotonic() > deadline:
                 return times
             time.sleep(0.05)
 
-    def _entries(self, path_prefix: str) -> list[tuple[float, str]]:
+    def _entries(self, path_prefix: str, exact: bool = False) -> list[tuple[float, str]]:
         """(busy ms, worker pid) of each request since ``mark()`` whose path starts with ``path_prefix``."""
         with self.path.open("rb") as log:
             log.seek(self._offset)
@@ -296,12 +299,10 @@ class AccessLog:
         entries = []
         for line in lines:
             fields = line.split("\t")
-            if len(fields) == 5 and fields[1].startswith(path_prefix):
+            matches = fields[1] == path_prefix if exact else fields[1].startswith(path_prefix)
+            if len(fields) == 5 and matches:
                 entries.append((int(fields[3]) / 1000, fields[4].strip("<>")))
         return entries
-
-    def _read(self, path_prefix: str) -> list[float]:
-        return [busy for busy, _ in self._entries(path_prefix)]
 
     def workers_seen(self, path_prefix: str) -> set[int]:
         """Pids of the workers that served a request under ``path_prefix`` since ``mark()``."""
