@@ -155,6 +155,7 @@ def run(
             print("bench: stack up, every variant returns the right bytes", flush=True)
             raw = run_workloads(bench, plan, repetitions)
             where_time_goes = workloads.where_time_goes(bench)
+            object_sizes = dict(bench.object_sizes)
     finally:
         if not args.workdir:
             stack.remove_workdir(workdir)
@@ -166,6 +167,7 @@ def run(
         "smoke": args.smoke,
         "repetitions": repetitions,
         "sizes": vars(sizes),
+        "objects": object_sizes,
         "plan": vars(plan),
         "gunicorn_workers": workers,
         **facts,
@@ -179,7 +181,8 @@ def run(
     stem.with_suffix(".md").write_text(table)
     report.chart(document, stem.with_suffix(".png"))
     print(table)
-    print(f"bench: wrote {stem}.json, .md and .png", flush=True)
+    kept = "" if args.out or not args.smoke else " (a smoke run's scratch folder, removed now)"
+    print(f"bench: wrote {stem}.json, .md and .png{kept}", flush=True)
     return 0
 
 

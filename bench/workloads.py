@@ -51,7 +51,7 @@ WORKER_VARIANTS = {"accel": "accel", "proxy": "proxy", "redirect": "redirect", "
 IGV_RANGE_SIZES = (16 << 10, 512 << 10)  # igv.js asks for 16-512 KiB per alignment range
 IGV_RANGES_PER_SESSION = 20
 LOAD_STREAMS = 16
-BROWSER_RATE = "8M"  # curl --limit-rate: bytes/s of one IGV stream to a browser on a 64 Mbit/s link
+BROWSER_RATE = "8M"  # curl --limit-rate: 8 MiB/s per IGV stream, a browser on a ~67 Mbit/s link
 
 
 @dataclass(frozen=True)
