@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Optional
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import REQUEST_TIMEOUT, Scenario, apply_role_or_fail
+from conftest import REQUEST_TIMEOUT, Scenario, ensure_role
 
 MODES = ["accel", "proxy", "redirect"]
 
@@ -74,17 +73,10 @@ def battery(size: int) -> list[tuple[str, Optional[tuple[int, int]]]]:
 
 
 @pytest.fixture(scope="module", params=MODES)
-def mode(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The role re-applied with this seqr_s3_mode (converge left accel)."""
-    apply_role_or_fail(seqr_s3_mode=request.param)
-    yield request.param
-
-
-@pytest.fixture(scope="module", autouse=True)
-def back_to_accel() -> Iterator[None]:
-    """Leave the hosts in the converged mode for the tests and the removal run that follow."""
-    yield
-    apply_role_or_fail(seqr_s3_mode="accel")
+def mode(request: pytest.FixtureRequest) -> str:
+    """The role applied with this seqr_s3_mode (converge left accel, so accel needs no run)."""
+    ensure_role(seqr_s3_mode=request.param)
+    return request.param
 
 
 def get(
