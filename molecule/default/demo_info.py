@@ -8,23 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import quote
 
-
-def container_address(name: str) -> str:
-    """The container's address on podman's network (the controller reaches it directly)."""
-    result = subprocess.run(
-        ["podman", "inspect", "--format", "{{.NetworkSettings.IPAddress}}", name],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0 or not result.stdout.strip():
-        sys.exit(f"demo: container {name!r} is not running ({result.stderr.strip()}); run `make demo` first")
-    return result.stdout.strip()
+from scenario_data import container_address
 
 
 def main() -> int:
@@ -33,9 +21,14 @@ def main() -> int:
     if not ephemeral:
         sys.exit("demo: MOLECULE_EPHEMERAL_DIRECTORY is not set (run through `make demo`)")
     state_dir = Path(ephemeral) / "scenario"
+    if not (state_dir / "manifest.json").is_file():
+        sys.exit(f"demo: nothing prepared in {state_dir}; run `make demo` first")
     manifest = json.loads((state_dir / "manifest.json").read_text())
     password = (state_dir / "seqr_password").read_text().strip()
-    address = container_address("seqr")
+    try:
+        address = container_address("seqr")
+    except RuntimeError as error:
+        sys.exit(f"demo: {error}; run `make demo` first")
     base = f"http://{address}"
     bam_uri = manifest["objects"]["bam"]["uri"]
     track_url = f"{base}/api/project/{manifest['project']}/igv_track/{quote(bam_uri, safe='')}"

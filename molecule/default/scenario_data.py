@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,19 @@ def stage_standin(state_dir: Path) -> None:
     # One archive: copying a folder file by file through the podman connection takes minutes.
     shutil.make_archive(str(state_dir / "standin"), "gztar", root_dir=target)
     print(f"staged the stand-in in {target}.tar.gz")
+
+
+def container_address(name: str) -> str:
+    """A scenario container's address on podman's network (the controller reaches it directly)."""
+    result = subprocess.run(
+        ["podman", "inspect", "--format", "{{.NetworkSettings.IPAddress}}", name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 or not result.stdout.strip():
+        raise RuntimeError(f"container {name!r} is not running: {result.stderr.strip() or 'no address'}")
+    return result.stdout.strip()
 
 
 def s3_client(state_dir: Path, endpoint: str) -> Any:

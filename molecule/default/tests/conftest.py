@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ import requests
 import testinfra
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(SCENARIO_DIR))
+from scenario_data import container_address  # noqa: E402  (the scenario's controller-side helpers)
+
 # Container (and host) names: molecule/real_seqr runs these same tests on its own pair of containers, named
 # apart so that both scenarios can exist on one machine.
 SEQR_CONTAINER = os.environ.get("SEQR_S3_SEQR_CONTAINER", "seqr")
@@ -40,17 +44,6 @@ def _env(name: str) -> str:
             f"{name} is not set: run these tests through `molecule verify` (make molecule)", returncode=2
         )
     return value
-
-
-def container_address(name: str) -> str:
-    """A container's address on podman's network."""
-    result = subprocess.run(
-        ["podman", "inspect", "--format", "{{.NetworkSettings.IPAddress}}", name],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
 
 
 @dataclass(frozen=True)
