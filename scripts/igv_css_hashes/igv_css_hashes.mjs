@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, normalize, sep } from 'node:path';
 import { promisify } from 'node:util';
 
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const execFileAsync = promisify(execFile);
 
@@ -30,15 +30,6 @@ const USAGE =
 // Exact releases only: the table must be reproducible, so "latest" or ranges are refused.
 const VERSION_PATTERN = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
 const TRIAL_NAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
-// Flags that keep Debian's Chromium quiet and offline; the sandbox cannot start as root in a container.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 // Upper bounds so a hung npm or page cannot keep processes around forever (failure guards, not assertions).
 const NPM_TIMEOUT_MS = 300_000;
 const PAGE_TIMEOUT_MS = 90_000;
@@ -363,17 +354,7 @@ async function run(options) {
     const started = await startServer(packageDir, entry);
     server = started.server;
     for (const trial of options.trials) started.trialPolicies.set(trial.name, trial.policy);
-    // playwright-core gives each launch its own fresh temporary user-data-dir and removes it on close.
-    browser = await chromium.launch({
-      executablePath: options.chromium,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: PAGE_TIMEOUT_MS,
-      // Our own handlers close the browser and remove the temp folder; two competing handlers would race.
-      handleSIGINT: false,
-      handleSIGTERM: false,
-      handleSIGHUP: false,
-    });
+    browser = await launchChromium(options.chromium, PAGE_TIMEOUT_MS);
 
     const baseline = await loadPage(browser, started.origin, null);
     if (baseline.error || !baseline.done) {
