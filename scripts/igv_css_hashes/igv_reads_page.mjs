@@ -109,21 +109,28 @@ async function examine(browser, request) {
       request.cookies.map((cookie) => ({ name: cookie.name, value: cookie.value, url: request.pageUrl.origin })),
     );
     const page = await context.newPage();
-    const responses = [];
     const pageErrors = [];
     const offOriginRequests = [];
+    // allHeaders() (not headers()) so the Range of a request that followed a redirect is seen as sent.
+    const recorded = [];
     page.on('response', (response) => {
-      const sent = response.request();
-      const redirectedFrom = sent.redirectedFrom();
-      responses.push({
-        url: response.url(),
-        status: response.status(),
-        method: sent.method(),
-        range: sent.headers().range ?? null,
-        contentRange: response.headers()['content-range'] ?? null,
-        location: response.headers().location ?? null,
-        redirectedFrom: redirectedFrom ? redirectedFrom.url() : null,
-      });
+      recorded.push(
+        (async () => {
+          const sent = response.request();
+          const sentHeaders = await sent.allHeaders().catch(() => sent.headers());
+          const answerHeaders = await response.allHeaders().catch(() => response.headers());
+          const redirectedFrom = sent.redirectedFrom();
+          return {
+            url: response.url(),
+            status: response.status(),
+            method: sent.method(),
+            range: sentHeaders.range ?? null,
+            contentRange: answerHeaders['content-range'] ?? null,
+            location: answerHeaders.location ?? null,
+            redirectedFrom: redirectedFrom ? redirectedFrom.url() : null,
+          };
+        })(),
+      );
     });
     page.on('request', (sent) => {
       const origin = new URL(sent.url()).origin;
@@ -161,6 +168,7 @@ async function examine(browser, request) {
     // One animation frame, so violation reports queued by the last render are delivered before reading.
     await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve())));
     const violations = await page.evaluate(() => window.__cspViolations);
+    const responses = await Promise.all(recorded);
     if (request.screenshot) await page.screenshot({ path: request.screenshot });
     return {
       ok: error === null && state !== null && !state.error,
