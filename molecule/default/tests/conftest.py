@@ -171,8 +171,18 @@ def ensure_role(**extra_vars: Any) -> None:
     """Apply the role with exactly these overrides, unless that is what the hosts already have."""
     if extra_vars == _applied:
         return
-    _applied.clear()
-    _applied["unknown"] = True  # a failed run leaves the hosts in no known state
+    forget_applied()  # a failed run leaves the hosts in no known state
     apply_role_or_fail(**extra_vars)
+    remember_applied(**extra_vars)
+
+
+def forget_applied() -> None:
+    """The hosts' state is unknown (a run that was expected to fail); the next ensure_role runs the role."""
+    _applied.clear()
+    _applied["unknown"] = True
+
+
+def remember_applied(**extra_vars: Any) -> None:
+    """The hosts are known to be in the state these overrides give."""
     _applied.clear()
     _applied.update(extra_vars)

@@ -9,7 +9,16 @@ from __future__ import annotations
 import pytest
 import requests
 import testinfra
-from conftest import REQUEST_TIMEOUT, S3_CONTAINER, Scenario, apply_role, ensure_role, wait_until
+from conftest import (
+    REQUEST_TIMEOUT,
+    S3_CONTAINER,
+    Scenario,
+    apply_role,
+    ensure_role,
+    forget_applied,
+    remember_applied,
+    wait_until,
+)
 
 RGW_UNIT = f"ceph-radosgw@rgw.{S3_CONTAINER}"  # prepare names the gateway after the host
 SITE = "/etc/nginx/sites-available/seqr"
@@ -39,13 +48,13 @@ def assert_clean_error(response: requests.Response, statuses: tuple[int, ...]) -
 
 
 def test_wrong_credentials_give_a_clean_403(scenario: Scenario, analyst: requests.Session) -> None:
-    """Keys the store rejects (a rotated secret): 403 with a short message, in accel mode (nginx asks S3)."""
+    """Keys the store rejects (a rotated secret): site.yml's health check stops the rollout, and reads get a
+    clean 403 with a short message (accel mode: nginx asks S3 with the URL seqr signed)."""
     wrong = "W" * 40  # well-formed, but not the radosgw user's secret
     try:
-        # site.yml's health check rightly stops a rollout whose reads fail; here the broken keys must go live.
-        ensure_role(
-            seqr_s3_mode="accel", seqr_s3_aws_secret_access_key=wrong, seqr_s3_healthcheck_enabled=False
-        )
+        forget_applied()
+        result = apply_role(seqr_s3_mode="accel", seqr_s3_aws_secret_access_key=wrong)
+        assert result.returncode != 0, "site.yml's health check let a host with rejected keys pass"
         response = read_first_bytes(analyst, scenario)
         assert_clean_error(response, (403,))
         assert wrong not in response.text and scenario.secret_key() not in response.text
@@ -66,6 +75,7 @@ def test_broken_nginx_value_fails_the_role_and_keeps_the_old_site(
     assert seqr_host.file(SITE).sha256sum == before
     assert seqr_host.run("nginx -t").rc == 0
     assert_serves(analyst, scenario)
+    remember_applied(seqr_s3_mode="accel")  # the failed run stopped before changing the site
 
 
 @pytest.mark.parametrize("mode", ["accel", "proxy"])
