@@ -54,9 +54,8 @@ NPM_INSTALL = ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", 
 URI_COMPONENT_SAFE = "-_.!~*'()"
 
 TABLE = load_hash_table()
-# seqr's pin and the newest 3.x release of the role's table.
-LATEST_3X = max((v for v in TABLE if v.startswith("3.")), key=lambda v: tuple(int(p) for p in v.split(".")))
-VERSIONS = ["2.10.5", LATEST_3X]
+# Every igv.js release the role's table knows (seqr's pin 2.10.5 first): each must show reads under its CSP.
+VERSIONS = sorted(TABLE, key=lambda version: tuple(int(part) for part in version.split(".")))
 MODES = ["accel", "proxy", "redirect"]
 
 
