@@ -272,7 +272,7 @@ def open_igv_page(site: IgvSite, session_cookies: dict[str, str], screenshot: Pa
 
 
 def track_url(s3_path: str) -> str:
-    """The path seqr's UI asks for: the s3 path through encodeURIComponent ."""
+    """The path seqr's UI asks for: the s3 path through encodeURIComponent."""
     return f"/api/project/{PROJECT}/igv_track/{quote(s3_path, safe=URI_COMPONENT_SAFE)}"
 
 
@@ -317,22 +317,24 @@ def test_igv_shows_reads_from_s3_with_no_csp_violation(
     assert screenshot.stat().st_size > 0
 
     responses = report["responses"]
-    api_answers = {urlsplit(r["url"]).path: r for r in responses if urlsplit(r["url"]).netloc in site.origin}
+    site_host = urlsplit(site.origin).netloc
     bucket_origin = urlsplit(s3_bucket.server.endpoint_url).netloc
     for label, path in expected_track_paths(s3_bucket).items():
-        assert path in api_answers, f"igv.js never asked seqr for the {label}: {sorted(api_answers)}"
-        answer = api_answers[path]
+        answers = [
+            r for r in responses if urlsplit(r["url"]).netloc == site_host and urlsplit(r["url"]).path == path
+        ]
+        assert answers, f"igv.js never asked seqr for the {label}"
         if mode == "redirect":
             # seqr sends the browser to S3; S3 answers the range itself (CORS lets igv.js read it).
-            assert answer["status"] == 302, answer
+            assert all(r["status"] == 302 for r in answers), answers
             followed = [
                 r for r in responses if r["redirectedFrom"] and urlsplit(r["redirectedFrom"]).path == path
             ]
-            assert followed, f"the redirect for the {label} was not followed"
+            assert len(followed) == len(answers), f"not every redirect for the {label} was followed"
             assert all(urlsplit(r["url"]).netloc == bucket_origin for r in followed)
             assert all(r["status"] in (200, 206) for r in followed), followed
         else:
-            assert answer["status"] in (200, 206), answer
+            assert all(r["status"] in (200, 206) for r in answers), answers
     for name in ("bam", "cram"):
         path = expected_track_paths(s3_bucket)[name]
         # A ranged 206 for the data file, answered at seqr's URL or at the S3 URL seqr redirected to.
