@@ -30,7 +30,8 @@ igv-tools: $(IGV_TOOLS)/node_modules/.package-lock.json
 $(IGV_TOOLS)/node_modules/.package-lock.json: $(IGV_TOOLS)/package-lock.json
 	cd $(IGV_TOOLS) && npm ci --no-audit --no-fund
 
-# igv.js in Debian's headless Chromium: the hash tool and the CSP trials for every version in the role's table.
+# igv.js in Debian's headless Chromium: the hash tool and the CSP trials for every version in the role's table,
+# and igv.js reading BAM/CRAM from S3 through the stand-in and the role's nginx in every serving mode.
 browser: setup igv-tools
 	$(BIN)/pytest -q tests/igv
 
