@@ -1,17 +1,22 @@
-"""Helpers for the igv.js CSS hash tests: the known answer, the role's table, and running the tool.
+"""Helpers for the igv.js browser tests: the known answer, the role's table, the tool, igv.js, the driver.
 
-A uniquely named module (not conftest) so test files can import it without clashing with other conftest.py.
+A uniquely named module (not conftest) so test files can import it without clashing with other conftest.py;
+molecule/default's browser test imports it too: the loopback site and the provisioned host are driven alike.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WRAPPER = REPO_ROOT / "scripts" / "igv-css-hashes"
+READS_DRIVER = REPO_ROOT / "scripts" / "igv_css_hashes" / "igv_reads_page.mjs"
 TABLE_PATH = REPO_ROOT / "roles" / "seqr_s3" / "vars" / "igv_css_hashes.yml"
 TABLE_VARIABLE = "seqr_s3_igv_css_hash_table"
 
@@ -24,8 +29,14 @@ SEQR_IGV_2_10_5_CSS_HASHES = [
     "'sha256-ITHmamcImsZ/Je1xrdtDLZVvRSpj1Zokb6uHXORB824='",
 ]
 
-# Failure guard for one tool run (npm install + several page loads); healthy runs take seconds.
+# Failure guards (healthy runs take seconds), not assertions on timing: one tool run (npm install + several
+# page loads), one npm install of igv.js, one page opened by the reads driver.
 TOOL_TIMEOUT_SECONDS = 900
+NPM_TIMEOUT_SECONDS = 300
+DRIVER_TIMEOUT_SECONDS = 240
+NPM_INSTALL = ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-package-lock"]
+# The build seqr's UI imports (igv/dist/igv.esm.min), as it sits in an npm install of igv.
+IGV_ESM_BUILD = Path("dist") / "igv.esm.min.js"
 
 
 def load_hash_table() -> dict[str, list[str]]:
@@ -59,3 +70,105 @@ def run_wrapper(*args: str) -> subprocess.CompletedProcess[str]:
             wrapper.communicate()
         raise
     return subprocess.CompletedProcess(command, wrapper.returncode, stdout, stderr)
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """Sort key for igv.js release numbers such as 2.10.5."""
+    return tuple(int(part) for part in version.split("."))
+
+
+def install_igv(version: str, work: Path) -> Path:
+    """Install igv@version from npm into the empty folder ``work``; returns the package folder."""
+    (work / "package.json").write_text('{"private": true}\n')
+    command = [*NPM_INSTALL, f"igv@{version}"]
+    subprocess.run(command, cwd=work, check=True, capture_output=True, timeout=NPM_TIMEOUT_SECONDS)
+    package = work / "node_modules" / "igv"
+    installed = json.loads((package / "package.json").read_text())["version"]
+    assert installed == version, f"npm installed igv {installed}, not {version}"
+    return package
+
+
+def igv_reads_page_url(origin: str, project: str, individuals: tuple[str, ...], locus: str) -> str:
+    """The stand-in's IGV page for some of a project's individuals, opened at ``locus``."""
+    query = "&".join([f"locus={quote(locus)}", *(f"individual={guid}" for guid in individuals)])
+    return f"{origin}/project/{project}/igv_reads?{query}"
+
+
+def open_igv_reads_page(url: str, cookies: dict[str, str], screenshot: Path | None) -> dict[str, Any]:
+    """Open the stand-in's IGV page in headless Chromium (scripts/igv_css_hashes/igv_reads_page.mjs).
+
+    Returns the driver's JSON report: page status, igv.js version and per-track reads, every response igv.js
+    got, off-origin requests and the CSP violations the browser reported.
+    """
+    request = {
+        "url": url,
+        "cookies": [{"name": name, "value": value} for name, value in cookies.items()],
+        "screenshot": str(screenshot) if screenshot else None,
+    }
+    completed = subprocess.run(
+        ["node", str(READS_DRIVER)],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=DRIVER_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert completed.returncode == 0, f"the browser driver failed:\n{completed.stderr}"
+    return json.loads(completed.stdout)
+
+
+def assert_reads_shown_through_seqr(
+    report: dict[str, Any],
+    *,
+    mode: str,
+    igv_version: str,
+    site_origin: str,
+    bucket_origin: str,
+    track_paths: dict[str, str],
+) -> None:
+    """igv.js ran, loaded reads on both tracks via seqr's IGV API, and the browser blocked nothing.
+
+    ``track_paths`` maps "bam", "bam index", "cram", "cram index" to the URL paths igv.js must request from
+    seqr. In redirect mode seqr answers 302 and the bucket answers the range (CORS lets igv.js read it).
+    """
+    assert report["pageStatus"] == 200
+    assert report["ok"], f"{report['error']}\npage errors: {report['pageErrors']}"
+    assert report["igvVersion"] == igv_version
+    loaded = {track["format"]: track["alignments"] for track in report["tracks"]}
+    assert set(loaded) == {"bam", "cram"}, report["tracks"]
+    assert all(count > 0 for count in loaded.values()), report["tracks"]
+    assert report["violations"] == []
+
+    responses = report["responses"]
+    site_host = urlsplit(site_origin).netloc
+    bucket_host = urlsplit(bucket_origin).netloc
+    for label, path in track_paths.items():
+        answers = [
+            r for r in responses if urlsplit(r["url"]).netloc == site_host and urlsplit(r["url"]).path == path
+        ]
+        assert answers, f"igv.js never asked seqr for the {label}"
+        if mode == "redirect":
+            assert all(r["status"] == 302 for r in answers), answers
+            followed = [
+                r for r in responses if r["redirectedFrom"] and urlsplit(r["redirectedFrom"]).path == path
+            ]
+            assert len(followed) == len(answers), f"not every redirect for the {label} was followed"
+            assert all(urlsplit(r["url"]).netloc == bucket_host for r in followed)
+            assert all(r["status"] in (200, 206) for r in followed), followed
+        else:
+            assert all(r["status"] in (200, 206) for r in answers), answers
+    for name in ("bam", "cram"):
+        path = track_paths[name]
+        # A ranged 206 for the data file, answered at seqr's URL or at the S3 URL seqr redirected to.
+        ranged = [
+            r
+            for r in responses
+            if r["status"] == 206
+            and r["range"]
+            and (r["contentRange"] or "").startswith("bytes ")
+            and path in (urlsplit(r["url"]).path, urlsplit(r["redirectedFrom"] or "").path)
+        ]
+        assert ranged, f"no ranged 206 answer for the {name} data: {[r for r in responses if r['range']]}"
+    # igv ran offline: nothing but the site itself (and the bucket, in redirect mode) was contacted.
+    allowed_off_origin = {bucket_host} if mode == "redirect" else set()
+    assert {urlsplit(url).netloc for url in report["offOriginRequests"]} <= allowed_off_origin

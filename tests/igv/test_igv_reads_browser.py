@@ -11,15 +11,13 @@ so the zero-violation check can fail.
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 from fixtures.nginx import NginxServer, load_role_renderer, start_nginx
@@ -33,9 +31,17 @@ from fixtures.standin import (
     start_standin,
     write_aws_files,
 )
-from igv_css_support import REPO_ROOT, load_hash_table
+from igv_css_support import (
+    IGV_ESM_BUILD,
+    REPO_ROOT,
+    assert_reads_shown_through_seqr,
+    igv_reads_page_url,
+    install_igv,
+    load_hash_table,
+    open_igv_reads_page,
+    version_key,
+)
 
-DRIVER = REPO_ROOT / "scripts" / "igv_css_hashes" / "igv_reads_page.mjs"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 PROJECT = "R0001_project_1"
 ALLOWED_PREFIX = "s3://seqr-reads/reads/"
@@ -46,16 +52,12 @@ LOCUS = "chr1:1000-1400"
 # The settings module the role's block is appended to: a copy of the stand-in's settings.py under another
 # name, because gunicorn puts the stand-in's own folder (its working directory) first on sys.path.
 ROLE_SETTINGS_MODULE = "settings_with_role_block"
-# Failure guards (healthy runs take seconds), not assertions on timing.
-NPM_TIMEOUT_SECONDS = 300
-DRIVER_TIMEOUT_SECONDS = 240
-NPM_INSTALL = ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-package-lock"]
 # What encodeURIComponent leaves unescaped besides letters and digits.
 URI_COMPONENT_SAFE = "-_.!~*'()"
 
 TABLE = load_hash_table()
 # Every igv.js release the role's table knows (seqr's pin 2.10.5 first): each must show reads under its CSP.
-VERSIONS = sorted(TABLE, key=lambda version: tuple(int(part) for part in version.split(".")))
+VERSIONS = sorted(TABLE, key=version_key)
 MODES = ["accel", "proxy", "redirect"]
 
 
@@ -84,18 +86,7 @@ def igv_package(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pat
 
     def install(version: str) -> Path:
         if version not in installed:
-            work = tmp_path_factory.mktemp(f"igv-{version}")
-            (work / "package.json").write_text('{"private": true}\n')
-            subprocess.run(
-                [*NPM_INSTALL, f"igv@{version}"],
-                cwd=work,
-                check=True,
-                capture_output=True,
-                timeout=NPM_TIMEOUT_SECONDS,
-            )
-            package = work / "node_modules" / "igv"
-            assert json.loads((package / "package.json").read_text())["version"] == version
-            installed[version] = package
+            installed[version] = install_igv(version, tmp_path_factory.mktemp(f"igv-{version}"))
         return installed[version]
 
     return install
@@ -223,7 +214,7 @@ def igv_site(
         # The site's static files hold the igv.js build the page imports, as seqr's collectstatic output.
         static_root = readable_folder(served_files_root / f"static-{tmp_path.name}")
         dist = readable_folder(readable_folder(static_root / "igv") / "dist")
-        readable_copy(igv_package(igv_version) / "dist" / "igv.esm.min.js", dist / "igv.esm.min.js")
+        readable_copy(igv_package(igv_version) / IGV_ESM_BUILD, dist / IGV_ESM_BUILD.name)
         try:
             nginx = start_nginx(
                 tmp_path / "nginx",
@@ -252,23 +243,9 @@ def igv_site(
 
 
 def open_igv_page(site: IgvSite, session_cookies: dict[str, str], screenshot: Path | None) -> dict[str, Any]:
-    """Run the Node driver on the IGV page as the logged-in user; returns its JSON report."""
-    query = "&".join([f"locus={quote(LOCUS)}", *(f"individual={guid}" for guid in PAGE_INDIVIDUALS)])
-    request = {
-        "url": f"{site.origin}/project/{PROJECT}/igv_reads?{query}",
-        "cookies": [{"name": name, "value": value} for name, value in session_cookies.items()],
-        "screenshot": str(screenshot) if screenshot else None,
-    }
-    completed = subprocess.run(
-        ["node", str(DRIVER)],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        timeout=DRIVER_TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert completed.returncode == 0, f"the browser driver failed:\n{completed.stderr}"
-    return json.loads(completed.stdout)
+    """Open the IGV page as the logged-in user; returns the browser driver's JSON report."""
+    url = igv_reads_page_url(site.origin, PROJECT, PAGE_INDIVIDUALS, LOCUS)
+    return open_igv_reads_page(url, session_cookies, screenshot)
 
 
 def track_url(s3_path: str) -> str:
@@ -307,49 +284,15 @@ def test_igv_shows_reads_from_s3_with_no_csp_violation(
     screenshot = ARTIFACTS / f"igv-s3-{mode}-{igv_version}.png"
     report = open_igv_page(site, login_cookies(seeded_session, site), screenshot)
 
-    assert report["pageStatus"] == 200
-    assert report["ok"], f"{report['error']}\npage errors: {report['pageErrors']}"
-    assert report["igvVersion"] == igv_version
-    loaded = {track["format"]: track["alignments"] for track in report["tracks"]}
-    assert set(loaded) == {"bam", "cram"}, report["tracks"]
-    assert all(count > 0 for count in loaded.values()), report["tracks"]
-    assert report["violations"] == []
+    assert_reads_shown_through_seqr(
+        report,
+        mode=mode,
+        igv_version=igv_version,
+        site_origin=site.origin,
+        bucket_origin=s3_bucket.server.endpoint_url,
+        track_paths=expected_track_paths(s3_bucket),
+    )
     assert screenshot.stat().st_size > 0
-
-    responses = report["responses"]
-    site_host = urlsplit(site.origin).netloc
-    bucket_origin = urlsplit(s3_bucket.server.endpoint_url).netloc
-    for label, path in expected_track_paths(s3_bucket).items():
-        answers = [
-            r for r in responses if urlsplit(r["url"]).netloc == site_host and urlsplit(r["url"]).path == path
-        ]
-        assert answers, f"igv.js never asked seqr for the {label}"
-        if mode == "redirect":
-            # seqr sends the browser to S3; S3 answers the range itself (CORS lets igv.js read it).
-            assert all(r["status"] == 302 for r in answers), answers
-            followed = [
-                r for r in responses if r["redirectedFrom"] and urlsplit(r["redirectedFrom"]).path == path
-            ]
-            assert len(followed) == len(answers), f"not every redirect for the {label} was followed"
-            assert all(urlsplit(r["url"]).netloc == bucket_origin for r in followed)
-            assert all(r["status"] in (200, 206) for r in followed), followed
-        else:
-            assert all(r["status"] in (200, 206) for r in answers), answers
-    for name in ("bam", "cram"):
-        path = expected_track_paths(s3_bucket)[name]
-        # A ranged 206 for the data file, answered at seqr's URL or at the S3 URL seqr redirected to.
-        ranged = [
-            r
-            for r in responses
-            if r["status"] == 206
-            and r["range"]
-            and (r["contentRange"] or "").startswith("bytes ")
-            and path in (urlsplit(r["url"]).path, urlsplit(r["redirectedFrom"] or "").path)
-        ]
-        assert ranged, f"no ranged 206 answer for the {name} data: {[r for r in responses if r['range']]}"
-    # igv ran offline: nothing but the site itself (and the bucket, in redirect mode) was contacted.
-    allowed_off_origin = {bucket_origin} if mode == "redirect" else set()
-    assert {urlsplit(url).netloc for url in report["offOriginRequests"]} <= allowed_off_origin
 
 
 @pytest.mark.parametrize("igv_version", VERSIONS)
