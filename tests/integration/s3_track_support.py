@@ -50,6 +50,23 @@ def start_private_standin(
     return start_standin(workdir, env, workers=workers)
 
 
+def run_shell_probe(env: dict[str, str], module: str, probe_input: dict) -> dict:
+    """Run ``<module>.main()`` (a file beside these tests) inside the stand-in's Django with ``manage.py
+    shell``, given ``probe_input`` as JSON in PROBE_INPUT; return the JSON it printed after ``PROBE ``."""
+    import json
+
+    from fixtures.standin import manage
+
+    probe_env = {
+        **env,
+        "PROBE_INPUT": json.dumps(probe_input),
+        "PYTHONPATH": f"{env['PYTHONPATH']}:{Path(__file__).resolve().parent}",
+    }
+    output = manage(probe_env, "shell", "-c", f"import {module}; {module}.main()").stdout
+    line = next(line for line in output.splitlines() if line.startswith("PROBE "))
+    return json.loads(line[len("PROBE ") :])
+
+
 def track_url(base_url: str, project_guid: str, track_path: str) -> str:
     """The URL seqr's UI requests: the path passed through encodeURIComponent."""
     return f"{base_url}/api/project/{project_guid}/igv_track/{quote(track_path, safe='')}"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pysam
 import pytest
 from fixtures.standin import STANDIN_DIR, TESTS_DIR, manage
-from s3_track_support import track_url
+from s3_track_support import run_shell_probe, track_url
 
 PROJECT_1 = "R0001_project_1"
 INTEGRATION_DIR = Path(__file__).resolve().parent
@@ -55,14 +55,7 @@ def vcf_objects(s3_bucket, tmp_path_factory) -> dict[str, str]:
 
 
 def run_probe(env: dict[str, str], probe_input: dict) -> dict:
-    probe_env = {
-        **env,
-        "PROBE_INPUT": json.dumps(probe_input),
-        "PYTHONPATH": f"{env['PYTHONPATH']}:{INTEGRATION_DIR}",
-    }
-    output = manage(probe_env, "shell", "-c", "import patch_probe; patch_probe.main()").stdout
-    line = next(line for line in output.splitlines() if line.startswith("PROBE "))
-    return json.loads(line[len("PROBE ") :])
+    return run_shell_probe(env, "patch_probe", probe_input)
 
 
 def test_patched_functions_in_every_seqr_module(standin_factory, s3_bucket, vcf_objects, reads) -> None:
