@@ -8,7 +8,9 @@ fast but wrong fails the run instead of winning it.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import os
 import random
 import re
 import subprocess
@@ -183,13 +185,14 @@ def run_wrk(
     if problems or "Not 206 responses: 0" not in output:
         raise BenchError(f"wrk saw failures: {'; '.join(problems) or output[-300:]}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
     quantiles = {}
     for label, name in (("50%", "p50_ms"), ("99%", "p99_ms")):
         found = re.search(rf"^\s+{re.escape(label)}\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
         if found:
             scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}[found.group(2)]
             quantiles[name] = float(found.group(1)) * scale
-    return {"req_per_s": rps, **quantiles}
+    return {"req_per_s": rps, "requests": requests, **quantiles}
 
 
 def run_threads(
@@ -222,7 +225,7 @@ def run_threads(
         thread.join(timeout=seconds + REQUEST_TIMEOUT)
     if failures:
         raise BenchError(f"threaded client: {failures[0]}")
-    return {"req_per_s": sum(counts) / (time.monotonic() - started)}
+    return {"req_per_s": sum(counts) / (time.monotonic() - started), "requests": sum(counts)}
 
 
 def worker_pids(master_pid: int) -> list[int]:
@@ -264,8 +267,8 @@ def peak_rss_growth(
     return {"rss_growth_mib": growth / 1024, "rss_before_mib": max(before.values()) / 1024}
 
 
-class AccessLog:
-    """gunicorn's access log of one mode (format stack.ACCESS_LOG_FORMAT): worker busy time per request."""
+class MarkedLog:
+    """A server's log file read from a mark on: mark, make requests, then read the lines they left."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -275,29 +278,37 @@ class AccessLog:
         """Forget what was logged so far."""
         self._offset = self.path.stat().st_size if self.path.exists() else 0
 
+    def lines_since_mark(self) -> list[str]:
+        with self.path.open("rb") as log:
+            log.seek(self._offset)
+            return log.read().decode(errors="replace").splitlines()
+
+    @staticmethod
+    def wait_for(read: Callable[[], list], expected: int, wait: float) -> list:
+        """Servers log a request after its last byte went out, so the client may finish first: call ``read``
+        until it returns ``expected`` entries or ``wait`` seconds passed; return its last answer."""
+        deadline = time.monotonic() + wait
+        while True:
+            entries = read()
+            if len(entries) >= expected or time.monotonic() > deadline:
+                return entries
+            time.sleep(0.05)
+
+
+class AccessLog(MarkedLog):
+    """gunicorn's access log of one mode (format stack.ACCESS_LOG_FORMAT): worker busy time per request."""
+
     def busy_ms_since_mark(
         self, path_prefix: str, expected: int, wait: float = 10, exact: bool = False
     ) -> list[float]:
         """Busy times (ms) of the requests since ``mark()`` whose path starts with ``path_prefix`` (or is
-        exactly it, with ``exact``).
-
-        gunicorn logs a request after its last byte went out, so the client may finish first: wait (bounded)
-        until ``expected`` entries are there.
-        """
-        deadline = time.monotonic() + wait
-        while True:
-            times = [busy for busy, _ in self._entries(path_prefix, exact)]
-            if len(times) >= expected or time.monotonic() > deadline:
-                return times
-            time.sleep(0.05)
+        exactly it, with ``exact``); waits (bounded) for ``expected`` of them."""
+        return self.wait_for(lambda: [busy for busy, _ in self._entries(path_prefix, exact)], expected, wait)
 
     def _entries(self, path_prefix: str, exact: bool = False) -> list[tuple[float, str]]:
         """(busy ms, worker pid) of each request since ``mark()`` whose path starts with ``path_prefix``."""
-        with self.path.open("rb") as log:
-            log.seek(self._offset)
-            lines = log.read().decode(errors="replace").splitlines()
         entries = []
-        for line in lines:
+        for line in self.lines_since_mark():
             fields = line.split("\t")
             matches = fields[1] == path_prefix if exact else fields[1].startswith(path_prefix)
             if len(fields) == 5 and matches:
@@ -321,3 +332,93 @@ def warm_up(master_pid: int, log: AccessLog, where: Target, path_prefix: str, ti
                 f"warm-up: workers {sorted(wanted - log.workers_seen(path_prefix))} got no request"
             )
         run_threads(where, 1 << 20, 1024, connections=8, seconds=0.5, seed=0)
+
+
+@dataclass(frozen=True)
+class NginxHop:
+    """One upstream an nginx request went through (ms; None where nginx logged "-")."""
+
+    connect_ms: float | None
+    header_ms: float | None
+    response_ms: float | None
+
+
+@dataclass(frozen=True)
+class NginxTiming:
+    """nginx's own view of one request: its whole time and each upstream hop, in order (accel: app, S3)."""
+
+    uri: str
+    request_ms: float
+    hops: tuple[NginxHop, ...]
+
+
+def _nginx_ms(value: str) -> float | None:
+    """One timing of a hop; nginx lists every server it tried in a group with ", " (retries): sum them."""
+    parts = [part.strip() for part in value.split(",")]
+    if any(part in ("-", "") for part in parts):
+        return None
+    return sum(float(part) for part in parts) * 1e3
+
+
+class NginxTimingLog(MarkedLog):
+    """nginx's timing log of one mode (format stack.NGINX_TIMING_FIELDS), read from a mark on."""
+
+    def since_mark(self, path_prefix: str, expected: int, wait: float = 10) -> list[NginxTiming]:
+        """Timings of the requests since ``mark()`` under ``path_prefix``; waits (bounded) for
+        ``expected`` of them."""
+        return self.wait_for(lambda: self._entries(path_prefix), expected, wait)
+
+    def _entries(self, path_prefix: str) -> list[NginxTiming]:
+        entries = []
+        for line in self.lines_since_mark():
+            fields = line.split("\t")
+            if len(fields) != 9 or not fields[0].startswith(path_prefix):
+                continue
+            uri, _, request_time, _, connects, headers, responses, _, _ = fields
+            # nginx joins the upstreams of an internal redirect (X-Accel-Redirect) with " : ".
+            hop_fields = zip(connects.split(" : "), headers.split(" : "), responses.split(" : "))
+            hops = tuple(
+                NginxHop(_nginx_ms(connect), _nginx_ms(header), _nginx_ms(response))
+                for connect, header, response in hop_fields
+                if connect != "-" or response != "-"
+            )
+            entries.append(NginxTiming(uri=uri, request_ms=float(request_time) * 1e3, hops=hops))
+        return entries
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from /proc: gunicorn's master and workers, nginx's, weed's)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (exited ones count as zero)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            # The command name (field 2) may hold spaces: split after its closing parenthesis.
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
+
+
+class CpuMeter:
+    """CPU seconds each named process tree uses between ``start()`` and ``stop()``."""
+
+    def __init__(self, roots: dict[str, int]) -> None:
+        self._trees = {name: process_tree(pid) for name, pid in roots.items()}
+        self._before: dict[str, float] = {}
+
+    def start(self) -> None:
+        self._before = {name: cpu_seconds(pids) for name, pids in self._trees.items()}
+
+    def stop(self) -> dict[str, float]:
+        return {name: cpu_seconds(pids) - self._before[name] for name, pids in self._trees.items()}

@@ -49,7 +49,10 @@ def summarize(document: dict[str, Any]) -> dict[str, Any]:
 
 def _median_ratio(
     raw: dict, workload: str, mine: str, reference: str, metric: str, invert: bool = False
-) -> float:
+) -> float | None:
+    """Median over repetitions of mine ÷ reference; None when a partial run (--only) lacks either."""
+    if mine not in raw.get(workload, {}) or reference not in raw.get(workload, {}):
+        return None
     ratios = _ratios(raw[workload][mine], raw[workload][reference], metric)
     value = statistics.median(ratios)
     return 1 / value if invert else value
@@ -59,8 +62,9 @@ def check_targets(document: dict[str, Any]) -> list[dict[str, Any]]:
     """Issue 7's targets with the measured value (median over repetitions) and whether each was met."""
     raw = document["raw"]
 
-    def median(workload: str, variant: str, metric: str) -> float:
-        return statistics.median(rep[metric] for rep in raw[workload][variant])
+    def median(workload: str, variant: str, metric: str) -> float | None:
+        reps = raw.get(workload, {}).get(variant)
+        return statistics.median(rep[metric] for rep in reps) if reps else None
 
     rows = [
         (
@@ -135,6 +139,7 @@ def check_targets(document: dict[str, Any]) -> list[dict[str, Any]]:
             "met": checks[op](value, limit),
         }
         for text, value, op, limit in rows
+        if value is not None
     ]
 
 
@@ -206,19 +211,101 @@ def markdown(document: dict[str, Any]) -> str:
         lines.append(
             f"| {row['target']} | {row['measured']} | {row['bound']} | {'yes' if row['met'] else 'NO'} |"
         )
+    lines += where_time_goes(document)
     cpu = document.get("where_time_goes_cpu_ms")
     if cpu:
         ours = cpu["seqr_s3_access_check_ms"] + cpu["seqr_s3_presign_ms"]
         lines += [
             "",
-            f"Where a worker's time goes (CPU per call, in-process): an accel track request costs "
-            f"{cpu['accel_track_request_ms']:.2f} ms, of which seqr_s3's own work is {ours:.2f} ms "
-            f"(access check {cpu['seqr_s3_access_check_ms']:.2f} ms, presign {cpu['seqr_s3_presign_ms']:.2f} "
-            f"ms); the rest is seqr's session, user and project permission checks and Django. "
-            f"An ordinary page request costs "
-            f"{cpu['ordinary_page_request_ms']:.2f} ms.",
+            f"A worker's CPU per call, in-process (Django's test client, no network): an accel track request "
+            f"costs {cpu['accel_track_request_ms']:.2f} ms; seqr_s3's own work on a file's first request is "
+            f"{ours:.2f} ms (access check {cpu['seqr_s3_access_check_ms']:.2f} ms, presign "
+            f"{cpu['seqr_s3_presign_ms']:.2f} ms)",
         ]
+        if "seqr_s3_access_check_remembered_ms" in cpu:  # results from before the reuse caches lack these
+            remembered = cpu["seqr_s3_access_check_remembered_ms"] + cpu["seqr_s3_presign_remembered_ms"]
+            lines[-1] += (
+                f" and {remembered:.2f} ms on the following ones (registration and presigned URL remembered)"
+            )
+        lines[-1] += (
+            f"; the rest is seqr's session, user and project permission checks and Django. An ordinary page "
+            f"request costs {cpu['ordinary_page_request_ms']:.2f} ms."
+        )
     return "\n".join(lines) + "\n"
+
+
+def _median_of(summary: dict, workload: str, variant: str, metric: str) -> float | None:
+    entry = summary.get(workload, {}).get(variant, {}).get(metric)
+    return entry["median"] if entry else None
+
+
+def where_time_goes(document: dict[str, Any]) -> list[str]:
+    """Paragraphs saying where an accel request's wall time and CPU go, from the run's own numbers: nginx's
+    per-hop timings, gunicorn's busy time, CPU per request of every process at concurrency 8, py-spy."""
+    summary = document["summary"]
+    lines: list[str] = []
+
+    def small(metric: str, variant: str = "accel") -> float | None:
+        return _median_of(summary, "small_ranges", variant, metric)
+
+    parts = {
+        name: small(name)
+        for name in ("total_p50_ms", "nginx_p50_ms", "app_hop_p50_ms", "s3_hop_p50_ms", "worker_held_ms")
+    }
+    direct = small("total_p50_ms", "direct")
+    if None not in parts.values() and direct is not None:
+        # nginx logs whole milliseconds: its own share can come out slightly negative; say "under 1 ms".
+        nginx_own = parts["nginx_p50_ms"] - parts["app_hop_p50_ms"] - parts["s3_hop_p50_ms"]
+        nginx_own_text = f"{nginx_own:.2f} ms" if nginx_own >= 1 else "under 1 ms (nginx logs whole ms)"
+        lines += [
+            "",
+            f"Where an accel 64 KiB range's time goes (medians of p50s, ranges one after another on one "
+            f"keep-alive connection): the client waits {parts['total_p50_ms']:.2f} ms (direct S3: "
+            f"{direct:.2f} ms). nginx holds the request {parts['nginx_p50_ms']:.2f} ms: the hop to seqr "
+            f"(connect, seqr's answer with X-Accel-Redirect) takes {parts['app_hop_p50_ms']:.2f} ms, the hop "
+            f"to S3 {parts['s3_hop_p50_ms']:.2f} ms, nginx's own share is {nginx_own_text}. The "
+            f"{parts['total_p50_ms'] - parts['nginx_p50_ms']:.2f} ms between nginx's time and the client's "
+            f"is the client itself and loopback. gunicorn counts {parts['worker_held_ms']:.2f} ms per "
+            f"request from the parsed request to its last byte sent; where that exceeds the hop, the worker "
+            f"was waiting for a core after nginx (woken by its answer) took one.",
+        ]
+    cpu_lines = []
+    for variant in ("direct", "accel", "proxy", "old"):
+        entry = summary.get("concurrency", {}).get(variant, {})
+        used = {
+            metric[len("cpu_ms_") :]: spread["median"]
+            for metric, spread in entry.items()
+            if metric.startswith("cpu_ms_")
+        }
+        if used:
+            detail = ", ".join(f"{name} {ms:.2f}" for name, ms in sorted(used.items(), key=lambda kv: -kv[1]))
+            cpu_lines.append((variant, sum(used.values()), detail))
+    if cpu_lines:
+        totals = {variant: total for variant, total, _ in cpu_lines}
+        text = "; ".join(f"{LABELS[v]} {total:.2f} ms ({detail})" for v, total, detail in cpu_lines)
+        lines += [
+            "",
+            f"At concurrency 8 every process shares the machine's {document['machine']['cores']} cores, so "
+            f"CPU per request bounds req/s. CPU ms per 64 KiB request, summed over all processes: {text}.",
+        ]
+        if "direct" in totals and "accel" in totals:
+            lines[-1] += (
+                f" On CPU alone accel can reach at most {totals['direct'] / totals['accel']:.2f}x direct "
+                f"req/s here, where the S3 server shares the cores (on a real host S3 runs elsewhere)."
+            )
+    profile = document.get("worker_profile")
+    if profile:
+        shares = ", ".join(
+            f"{name} {share:.0f}%"
+            for name, share in profile.items()
+            if name != "busy_samples" and share >= 0.5
+        )
+        lines += [
+            "",
+            f"py-spy on the accel gunicorn while ranges run one after another "
+            f"({profile['busy_samples']} busy worker samples): {shares}.",
+        ]
+    return lines
 
 
 def chart(document: dict[str, Any], path: Path) -> None:

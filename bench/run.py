@@ -34,6 +34,7 @@ import workloads  # noqa: E402
 DEFAULT_OUT = BENCH_DIR / "results"
 GUNICORN_WORKERS = 4  # sync workers per mode: 2 x cores, as a seqr host of this size would run
 SMOKE_GUNICORN_WORKERS = 2  # the smoke run checks the harness, not capacity: start fewer processes
+PROFILE_SECONDS = 10  # py-spy on the accel gunicorn while 64 KiB ranges run one after another
 
 
 def _command_output(command: list[str]) -> str:
@@ -94,10 +95,22 @@ def environment_facts() -> dict[str, Any]:
     }
 
 
-def run_workloads(bench: stack.BenchStack, plan: workloads.Plan, repetitions: int) -> dict[str, Any]:
-    """Every workload, ``repetitions`` times, variants interleaved; raw numbers per variant per repetition."""
+def run_workloads(
+    bench: stack.BenchStack,
+    plan: workloads.Plan,
+    repetitions: int,
+    only: tuple[str, ...] | None = None,
+    variants_wanted: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """Every workload (or those in ``only``), ``repetitions`` times, variants (or those wanted) interleaved;
+    raw numbers per variant per repetition."""
     results: dict[str, Any] = {}
-    for name, (measure, variants, _) in workloads.WORKLOADS.items():
+    for name, (measure, all_variants, _) in workloads.WORKLOADS.items():
+        if only and name not in only:
+            continue
+        variants = tuple(v for v in all_variants if not variants_wanted or v in variants_wanted)
+        if not variants:
+            continue
         per_variant: dict[str, list[dict[str, float]]] = {variant: [] for variant in variants}
         started = time.monotonic()
         for rep in range(repetitions):
@@ -119,6 +132,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir", type=Path, help="where the stack keeps its data (default: a temp folder)"
     )
+    parser.add_argument(
+        "--only",
+        type=_names(tuple(workloads.WORKLOADS)),
+        help=f"comma-separated workloads to run (quick looks; of {', '.join(workloads.WORKLOADS)})",
+    )
+    parser.add_argument(
+        "--variants",
+        type=_names(workloads.VARIANTS),
+        help=f"comma-separated variants (keep direct for ratios; of {', '.join(workloads.VARIANTS)})",
+    )
+    parser.add_argument(
+        "--profile-seconds",
+        type=float,
+        help="py-spy samples an accel worker for this long (default 10, smoke 0 = off)",
+    )
     args = parser.parse_args(argv)
 
     repetitions = args.repetitions or (1 if args.smoke else 5)
@@ -132,6 +160,20 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or (Path(scratch) if args.smoke else DEFAULT_OUT)
         out.mkdir(parents=True, exist_ok=True)
         return run(args, sizes, plan, repetitions, workers, out)
+
+
+def _names(allowed: tuple[str, ...]) -> Any:
+    """An argparse type: a comma-separated list of names, each one of ``allowed``."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(name.strip() for name in text.split(",") if name.strip())
+        unknown = [name for name in names if name not in allowed]
+        if unknown or not names:
+            wrong = ", ".join(unknown) or repr(text)
+            raise argparse.ArgumentTypeError(f"{wrong}: choose from {', '.join(allowed)}")
+        return names
+
+    return parse
 
 
 def run(
@@ -153,8 +195,14 @@ def run(
             for variant in workloads.VARIANTS:
                 workloads.verify_bytes(bench, variant)
             print("bench: stack up, every variant returns the right bytes", flush=True)
-            raw = run_workloads(bench, plan, repetitions)
+            raw = run_workloads(bench, plan, repetitions, args.only, args.variants)
             where_time_goes = workloads.where_time_goes(bench)
+            profile_seconds = args.profile_seconds
+            if profile_seconds is None:
+                profile_seconds = 0 if args.smoke else PROFILE_SECONDS
+            worker_profile = (
+                workloads.profile_accel_worker(bench, profile_seconds) if profile_seconds > 0 else None
+            )
             object_sizes = dict(bench.object_sizes)
     finally:
         if not args.workdir:
@@ -166,6 +214,8 @@ def run(
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "smoke": args.smoke,
         "repetitions": repetitions,
+        "only": list(args.only or ()),
+        "variants": list(args.variants or ()),
         "sizes": vars(sizes),
         "objects": object_sizes,
         "plan": vars(plan),
@@ -173,6 +223,7 @@ def run(
         **facts,
         "raw": raw,
         "where_time_goes_cpu_ms": where_time_goes,
+        "worker_profile": worker_profile,
     }
     document["summary"] = report.summarize(document)
     stem = out / started.strftime("%Y-%m-%d")

@@ -53,6 +53,20 @@ DIRECT_URL_EXPIRY = 6 * 3600
 # and the worker's pid.
 ACCESS_LOG_FORMAT = "%(m)s\t%(U)s\t%(s)s\t%(D)s\t%(p)s"
 OLD_APPROACH_ROUTE = "/api/bench_old_approach/project"
+# nginx logs, per request, its own timings (s, ms resolution). In accel mode one line covers both hops: the
+# $upstream_* variables hold "app : S3" (nginx joins the upstreams of an X-Accel-Redirect with " : ").
+NGINX_TIMING_FIELDS = (
+    "$request_uri",
+    "$status",
+    "$request_time",
+    "$upstream_addr",
+    "$upstream_connect_time",
+    "$upstream_header_time",
+    "$upstream_response_time",
+    "$upstream_status",
+    "$connection_requests",
+)
+NGINX_TIMING_LOG = "timing.log"
 # Re-exported for workloads.py: the byte check and where the stand-in lives.
 __all__ = ["STANDIN_DIR", "BenchStack", "Sizes", "bench_stack", "large_file_range"]
 
@@ -73,12 +87,25 @@ SMOKE_SIZES = Sizes(large_object=6 << 20, big_range=2 << 20, small_range=64 << 1
 
 @dataclass
 class ModeStack:
-    """One serving mode: its gunicorn, the nginx in front of it, and the gunicorn access log."""
+    """One serving mode: its gunicorn, the nginx in front of it, gunicorn's access log and nginx's timings."""
 
     mode: str
     standin: StandinServer
     nginx: NginxServer
     access_log: Path
+
+    @property
+    def timing_log(self) -> Path:
+        return self.nginx.prefix / NGINX_TIMING_LOG
+
+
+def nginx_timing_directives(prefix: Path) -> str:
+    """The http-block lines that make nginx write NGINX_TIMING_LOG (tab-separated NGINX_TIMING_FIELDS)."""
+    fields = "\\t".join(NGINX_TIMING_FIELDS)
+    return (
+        f"    log_format seqr_s3_bench_timing '{fields}';\n"
+        f"    access_log {prefix / NGINX_TIMING_LOG} seqr_s3_bench_timing;\n"
+    )
 
 
 @dataclass
@@ -200,7 +227,14 @@ def bench_stack(workdir: Path, sizes: Sizes, workers: int) -> Iterator[BenchStac
             if mode == "accel":
                 # The role's keep-alive pool to one fixed S3 endpoint (what a host with one store sets).
                 role_vars["seqr_s3_nginx_s3_keepalive_servers"] = [urlsplit(s3.endpoint_url).netloc]
-            nginx = start_nginx(workdir / f"nginx_{mode}", standin.bind, free_loopback_ports(1)[0], role_vars)
+            nginx_prefix = workdir / f"nginx_{mode}"
+            nginx = start_nginx(
+                nginx_prefix,
+                standin.bind,
+                free_loopback_ports(1)[0],
+                role_vars,
+                http_extra=nginx_timing_directives(nginx_prefix),
+            )
             cleanup.callback(nginx.stop)
             modes[mode] = ModeStack(mode=mode, standin=standin, nginx=nginx, access_log=access_log)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -16,13 +17,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from clients import (
     REQUEST_TIMEOUT,
     AccessLog,
     BenchError,
+    CpuMeter,
     KeepAliveClient,
+    NginxTimingLog,
     Target,
     check_range_answer,
     curl_range,
@@ -100,6 +104,43 @@ def _access_log(stack: BenchStack, variant: str) -> AccessLog | None:
     return AccessLog(stack.modes[mode].access_log) if mode else None
 
 
+# The nginx in front of each variant's requests (disk: the accel stack's nginx serves /static/).
+NGINX_VARIANTS = {**WORKER_VARIANTS, "disk": "accel"}
+
+
+def _timing_log(stack: BenchStack, variant: str) -> NginxTimingLog | None:
+    mode = NGINX_VARIANTS.get(variant)
+    return NginxTimingLog(stack.modes[mode].timing_log) if mode else None
+
+
+def _nginx_prefix(variant: str) -> str:
+    return "/static/" if variant == "disk" else _busy_prefix(variant)
+
+
+def _hop_median(timings: list, hop: int, field: str) -> float | None:
+    values = [getattr(t.hops[hop], field) for t in timings if len(t.hops) > hop]
+    values = [value for value in values if value is not None]
+    return statistics.median(values) if values else None
+
+
+def nginx_breakdown(log: NginxTimingLog | None, variant: str, requests: int) -> dict[str, float]:
+    """Medians of nginx's own timings of the requests since the mark: the whole request in nginx, the hop
+    to seqr (connect, until headers, until its last byte) and, in accel mode, the hop to S3."""
+    if log is None:
+        return {}
+    timings = log.since_mark(_nginx_prefix(variant), requests)
+    if len(timings) < requests:
+        raise BenchError(f"{variant}: nginx logged {len(timings)} of the {requests} requests just made")
+    result = {"nginx_p50_ms": statistics.median(t.request_ms for t in timings)}
+    names = {0: "app", 1: "s3"} if variant in WORKER_VARIANTS else {}
+    for hop, name in names.items():
+        for field, suffix in (("connect_ms", "connect"), ("header_ms", "header"), ("response_ms", "hop")):
+            value = _hop_median(timings, hop, field)
+            if value is not None:
+                result[f"{name}_{suffix}_p50_ms"] = value
+    return result
+
+
 def _busy_prefix(variant: str) -> str:
     return OLD_APPROACH_ROUTE if variant == "old" else "/api/project/"
 
@@ -163,10 +204,13 @@ def small_ranges(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict[
     where = target(stack, variant, LARGE_KEY)
     client = KeepAliveClient()
     log = _access_log(stack, variant)
+    timing_log = _timing_log(stack, variant)
     try:
         client.get(where, "bytes=0-0")  # opens the connection(s); not counted
         if log:
             log.mark()
+        if timing_log:
+            timing_log.mark()
         first_byte, total = [], []
         for _ in range(plan.small_range_requests):
             first, last = random_range(rng, size, stack.sizes.small_range)
@@ -182,6 +226,7 @@ def small_ranges(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict[
         "total_p50_ms": quantile(total, 0.5),
         "total_p95_ms": quantile(total, 0.95),
         **_worker_busy(log, variant, plan.small_range_requests),
+        **nginx_breakdown(timing_log, variant, plan.small_range_requests),
     }
 
 
@@ -191,7 +236,33 @@ def _concurrent(
     """Random small ranges of the large object on ``plan.concurrency`` connections, load made by ``tool``."""
     where = target(stack, variant, LARGE_KEY)
     size, length = stack.object_sizes[LARGE_KEY], stack.sizes.small_range
-    return tool(where, size, length, plan.concurrency, plan.concurrency_seconds, seed=rep + 1)
+    meter = CpuMeter(_servers(stack, variant))
+    client_before = _client_cpu_seconds()
+    meter.start()
+    result = tool(where, size, length, plan.concurrency, plan.concurrency_seconds, seed=rep + 1)
+    used = {**meter.stop(), "client": _client_cpu_seconds() - client_before}
+    # CPU per request of each part: on a machine where all of them share the cores, their sum bounds req/s.
+    requests = result.pop("requests")
+    return {**result, **{f"cpu_ms_{name}": seconds / requests * 1e3 for name, seconds in used.items()}}
+
+
+def _servers(stack: BenchStack, variant: str) -> dict[str, int]:
+    """The process trees serving ``variant``: the S3 server always, nginx and gunicorn where used."""
+    servers = {"s3": stack.s3.process.pid}
+    if variant in NGINX_VARIANTS:
+        servers["nginx"] = stack.modes[NGINX_VARIANTS[variant]].nginx.process.pid
+    if variant in WORKER_VARIANTS:
+        servers["gunicorn"] = stack.modes[WORKER_VARIANTS[variant]].standin.process.pid
+    return servers
+
+
+def _client_cpu_seconds() -> float:
+    """CPU of the load tool: wrk runs as a child process, the threaded client in this process."""
+    total = 0.0
+    for who in (resource.RUSAGE_CHILDREN, resource.RUSAGE_SELF):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 def concurrent_ranges(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict[str, float]:
@@ -365,6 +436,89 @@ def where_time_goes(stack: BenchStack) -> dict[str, float]:
     if done.returncode != 0:
         raise BenchError(f"where_time_goes.py failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# py-spy frames (function and file, as py-spy names them) that mark what a sampled worker is doing. A sample
+# goes to the first part whose marker is anywhere in its stack, so the more specific parts come first.
+PROFILE_PARTS = (
+    ("seqr_s3 access check", ("check_access (seqr_s3/access.py",)),
+    ("seqr_s3 presign", ("presign (seqr_s3/s3.py",)),
+    ("seqr_s3 rest", ("serve_track (seqr_s3/serving.py",)),
+    ("seqr session and user lookup", ("get_user (django/contrib/auth/__init__.py",)),
+    ("seqr project permission check", ("get_project_and_check_permissions (",)),
+    ("database connect and close", ("get_new_connection (", "close_old_connections (")),
+    ("gunicorn sends the answer", ("Response.send_headers (", "Response.write (", "close_graceful (")),
+    ("gunicorn access log", ("Logger.access (",)),
+    ("other Django and gunicorn", ("SyncWorker.handle (",)),
+)
+# Where a worker waits for the next request: not time spent on one.
+PROFILE_IDLE = ("SyncWorker.wait (", "SyncWorker.accept (")
+
+
+def profile_shares(raw_stacks: str) -> dict[str, float]:
+    """Shares (%) of a worker's busy samples per PROFILE_PARTS, from py-spy's raw (collapsed) output."""
+    counts = dict.fromkeys([name for name, _ in PROFILE_PARTS], 0)
+    busy = 0
+    for line in raw_stacks.splitlines():
+        stack_text, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        # Idle only when the innermost part of the stack is the wait: accept() leads on to handle().
+        innermost = stack_text.rsplit(";", 3)[-3:]
+        if any(marker in frame for frame in innermost for marker in PROFILE_IDLE) and not any(
+            "SyncWorker.handle (" in frame for frame in innermost
+        ):
+            continue
+        part = next((name for name, markers in PROFILE_PARTS if any(m in stack_text for m in markers)), None)
+        if part is None:
+            continue  # the master process, or a worker between requests
+        counts[part] += int(count_text)
+        busy += int(count_text)
+    if not busy:
+        raise BenchError("py-spy saw no busy gunicorn worker")
+    return {"busy_samples": busy, **{name: 100 * count / busy for name, count in counts.items()}}
+
+
+def profile_accel_worker(stack: BenchStack, seconds: float) -> dict[str, float]:
+    """py-spy samples the accel gunicorn (all workers) while 64 KiB ranges run one after another: which
+    share of a worker's busy time goes to which part (seqr_s3's, seqr's, Django's, gunicorn's)."""
+    py_spy = Path(sys.executable).parent / "py-spy"
+    if not py_spy.exists():
+        raise BenchError(f"{py_spy} is missing: make setup installs py-spy (requirements-dev.txt)")
+    stop = threading.Event()
+
+    def load() -> None:
+        rng = random.Random(3000)
+        client = KeepAliveClient()
+        where = target(stack, "accel", LARGE_KEY)
+        try:
+            while not stop.is_set():
+                first, last = random_range(rng, stack.object_sizes[LARGE_KEY], stack.sizes.small_range)
+                client.get(where, f"bytes={first}-{last}")
+        finally:
+            client.close()
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    output = stack.workdir / "accel_worker_profile.txt"
+    try:
+        master = stack.modes["accel"].standin.process.pid
+        done = subprocess.run(
+            [
+                *(str(py_spy), "record", "--subprocesses", "--pid", str(master), "--rate", "100"),
+                *("--duration", str(max(1, round(seconds))), "--format", "raw", "--output", str(output)),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=False,
+        )
+    finally:
+        stop.set()
+        loader.join(timeout=REQUEST_TIMEOUT)
+    if done.returncode != 0:
+        raise BenchError(f"py-spy failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return profile_shares(output.read_text())
 
 
 # name → (function, the variants it measures, the metric its ratio to direct is taken on, or None)

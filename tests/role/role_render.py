@@ -83,8 +83,11 @@ def render_template(
     return jinja_environment().get_template(name).render(context)
 
 
-def nginx_main_config(prefix: Path, site_file: Path) -> str:
-    """A main nginx.conf shaped like Debian's (sendfile and tcp_nopush on) that includes one site file."""
+def nginx_main_config(prefix: Path, site_file: Path, http_extra: str = "") -> str:
+    """A main nginx.conf shaped like Debian's (sendfile and tcp_nopush on) that includes one site file.
+
+    ``http_extra`` goes into the http block before the site (bench/ adds a timing log_format this way).
+    """
     return (
         f"pid {prefix}/nginx.pid;\n"
         f"error_log {prefix}/error.log;\n"
@@ -94,6 +97,7 @@ def nginx_main_config(prefix: Path, site_file: Path) -> str:
         "    sendfile on;\n"
         "    tcp_nopush on;\n"
         f"    access_log {prefix}/access.log;\n"
+        f"{http_extra}"
         f"    include {site_file};\n"
         "}\n"
     )
