@@ -159,7 +159,8 @@ def _cell(
 def _held(summary: dict, variant: str) -> str:
     """Median ms a gunicorn worker was held per request, for 64 KiB ranges and for the big range."""
     parts = [
-        summary[workload].get(variant, {}).get("worker_held_ms") for workload in ("small_ranges", "big_range")
+        summary.get(workload, {}).get(variant, {}).get("worker_held_ms")
+        for workload in ("small_ranges", "big_range")
     ]
     return " / ".join(f"{part['median']:.1f}" for part in parts if part) or "-"
 

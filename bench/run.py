@@ -147,14 +147,29 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help="py-spy samples an accel worker for this long (default 10, smoke 0 = off)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help=f"gunicorn sync workers per mode (default {GUNICORN_WORKERS}, smoke {SMOKE_GUNICORN_WORKERS})",
+    )
+    parser.add_argument(
+        "--package-src",
+        type=Path,
+        help="a folder with another seqr_s3 package to measure instead of the installed one (before/after: "
+        "git archive an older commit's roles/seqr_s3/files/seqr_s3/src and point here)",
+    )
     args = parser.parse_args(argv)
+    if args.package_src and not (args.package_src / "seqr_s3" / "__init__.py").is_file():
+        parser.error(f"--package-src {args.package_src}: no seqr_s3/__init__.py in it")
 
     repetitions = args.repetitions or (1 if args.smoke else 5)
     if repetitions < 1:
         parser.error("--repetitions must be at least 1")
     sizes = stack.SMOKE_SIZES if args.smoke else stack.FULL_SIZES
     plan = workloads.SMOKE_PLAN if args.smoke else workloads.FULL_PLAN
-    workers = SMOKE_GUNICORN_WORKERS if args.smoke else GUNICORN_WORKERS
+    workers = args.workers or (SMOKE_GUNICORN_WORKERS if args.smoke else GUNICORN_WORKERS)
+    if workers < 1:
+        parser.error("--workers must be at least 1")
     # A smoke run without --out writes into a temporary folder removed afterwards (CI keeps no results).
     with tempfile.TemporaryDirectory(prefix="seqr_s3_bench_out_") as scratch:
         out = args.out or (Path(scratch) if args.smoke else DEFAULT_OUT)
@@ -190,7 +205,8 @@ def run(
     facts = environment_facts()
     started = datetime.datetime.now(datetime.timezone.utc)
     try:
-        with stack.bench_stack(workdir, sizes, workers) as bench:
+        package_src = args.package_src.resolve() if args.package_src else None
+        with stack.bench_stack(workdir, sizes, workers, package_src) as bench:
             workloads.warm_up_workers(bench)
             for variant in workloads.VARIANTS:
                 workloads.verify_bytes(bench, variant)
@@ -200,9 +216,13 @@ def run(
             profile_seconds = args.profile_seconds
             if profile_seconds is None:
                 profile_seconds = 0 if args.smoke else PROFILE_SECONDS
-            worker_profile = (
-                workloads.profile_accel_worker(bench, profile_seconds) if profile_seconds > 0 else None
-            )
+            worker_profile = None
+            if profile_seconds > 0:
+                try:
+                    worker_profile = workloads.profile_accel_worker(bench, profile_seconds)
+                except workloads.BenchError as error:
+                    # A profile explains numbers, it is not one: a missing py-spy must not void a long run.
+                    print(f"bench: no worker profile: {error}", flush=True)
             object_sizes = dict(bench.object_sizes)
     finally:
         if not args.workdir:
@@ -214,6 +234,7 @@ def run(
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "smoke": args.smoke,
         "repetitions": repetitions,
+        "package_src": str(args.package_src) if args.package_src else None,
         "only": list(args.only or ()),
         "variants": list(args.variants or ()),
         "sizes": vars(sizes),

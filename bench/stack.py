@@ -178,8 +178,14 @@ def _upload(s3: SeaweedS3, files: dict[str, Path]) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def bench_stack(workdir: Path, sizes: Sizes, workers: int) -> Iterator[BenchStack]:
-    """Build the whole stack under ``workdir`` and always tear it down (servers stopped in reverse order)."""
+def bench_stack(
+    workdir: Path, sizes: Sizes, workers: int, package_src: Path | None = None
+) -> Iterator[BenchStack]:
+    """Build the whole stack under ``workdir`` and always tear it down (servers stopped in reverse order).
+
+    ``package_src``: a folder holding another ``seqr_s3`` package (e.g. the ``src`` folder of an older
+    commit's copy) that the gunicorns import instead of the installed one, for before/after comparisons.
+    """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     # nginx's workers run as nobody and must reach /static/ (mkdtemp makes 0700); secrets inside stay 0600.
@@ -216,7 +222,8 @@ def bench_stack(workdir: Path, sizes: Sizes, workers: int) -> Iterator[BenchStac
                 db_path=db_path, settings_module="bench_settings", seqr_s3_config=config, aws_files=aws_files
             )
             env["DJANGO_KEY"] = shared_key  # one session cookie valid on every gunicorn
-            env["PYTHONPATH"] = os.pathsep.join([str(BASELINE_DIR), env["PYTHONPATH"]])
+            first = [str(package_src)] if package_src else []
+            env["PYTHONPATH"] = os.pathsep.join([*first, str(BASELINE_DIR), env["PYTHONPATH"]])
             log_args = f"--access-logfile {shlex.quote(str(access_log))} --access-logformat "
             env["GUNICORN_CMD_ARGS"] = log_args + shlex.quote(ACCESS_LOG_FORMAT)
             if not modes:
