@@ -68,14 +68,52 @@ def test_broken_nginx_value_fails_the_role_and_keeps_the_old_site(
 ) -> None:
     ensure_role(seqr_s3_mode="accel")
     before = seqr_host.file(SITE).sha256sum
+    files_before = nginx_and_role_files(seqr_host)
     # Not a time nginx understands: the role's nginx -t must catch it before the site goes live.
     result = apply_role(seqr_s3_mode="accel", seqr_s3_nginx_proxy_read_timeout="ten minutes")
     assert result.returncode != 0, "the role accepted an nginx site that nginx cannot load"
     assert "nginx" in result.stdout
     assert seqr_host.file(SITE).sha256sum == before
+    assert nginx_and_role_files(seqr_host) == files_before, "the failed run left files behind"
     assert seqr_host.run("nginx -t").rc == 0
     assert_serves(analyst, scenario)
     remember_applied(seqr_s3_mode="accel")  # the failed run stopped before changing the site
+
+
+def test_site_failing_only_with_the_whole_config_is_put_back(
+    scenario: Scenario, analyst: requests.Session, seqr_host: testinfra.host.Host
+) -> None:
+    """The new site passes nginx -t on its own but not next to another site (two default servers on port 80):
+    the role puts the previous site back byte for byte, leaves no copy behind and does not reload nginx."""
+    ensure_role(seqr_s3_mode="accel")
+    before = seqr_host.file(SITE).sha256sum
+    files_before = nginx_and_role_files(seqr_host)
+    other_site = "/etc/nginx/sites-enabled/zz-other-default"
+    seqr_host.run_expect(
+        [0], f"printf 'server {{ listen 80 default_server; return 404; }}\\n' > {other_site}"
+    )
+    try:
+        assert seqr_host.run("nginx -t").rc == 0, "the other site alone must be valid"
+        result = apply_role(seqr_s3_mode="accel", seqr_s3_nginx_default_server=True)
+        assert result.returncode != 0, "the role put live a site that breaks nginx's whole configuration"
+        assert "duplicate default server" in result.stdout
+        assert seqr_host.file(SITE).sha256sum == before
+    finally:
+        seqr_host.run(f"rm -f {other_site}")
+    assert nginx_and_role_files(seqr_host) == files_before, "the failed run left files behind"
+    assert seqr_host.run("nginx -t").rc == 0
+    assert_serves(analyst, scenario)
+    remember_applied(seqr_s3_mode="accel")  # the site was put back as the accel converge left it
+
+
+def nginx_and_role_files(seqr_host: testinfra.host.Host) -> str:
+    """Every file and link under /etc/nginx and the role's backup folder, with its checksum."""
+    listing = seqr_host.run(
+        r"find /etc/nginx /opt/seqr_s3/backup -xdev \( -type f -o -type l \) -print0 | sort -z"
+        " | xargs -0 sha256sum"
+    )
+    assert listing.rc == 0, listing.stderr
+    return listing.stdout
 
 
 @pytest.mark.parametrize("mode", ["accel", "proxy"])
