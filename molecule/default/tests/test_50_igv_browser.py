@@ -1,0 +1,177 @@
+"""igv.js in Debian's headless Chromium against the provisioned seqr host: reads from Ceph, in every mode.
+
+This is how a seqr user meets the feature. The controller's Chromium opens the stand-in's IGV page on the
+seqr container (logged in like seqr's UI), under the Content-Security-Policy the role wrote into settings.py;
+igv.js (the npm build seqr's UI imports, put in the site's static files as collectstatic would) fetches the
+BAM and CRAM tracks and their indexes through seqr's IGV API, which serves them from Ceph via nginx. The test
+asserts on igv.js's own state (reads loaded per track), on the answers it got, and on the CSP violations the
+browser reported; with one style hash left out of the policy a violation must be reported, so the
+zero-violation check can fail. Every version in the role's table is covered by tests/igv on the loopback
+site; here seqr's pin runs in each mode and the table's newest release runs once with its own hashes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+import boto3
+import pytest
+import testinfra
+from conftest import SEQR_CONTAINER, Scenario, ensure_role, login
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO_ROOT / "tests" / "igv"))
+from igv_css_support import (  # noqa: E402  (shared with the loopback browser tests)
+    IGV_ESM_BUILD,
+    assert_reads_shown_through_seqr,
+    igv_reads_page_url,
+    install_igv,
+    load_hash_table,
+    open_igv_reads_page,
+    version_key,
+)
+
+# real_seqr runs these tests too; upstream seqr without its UI build has no page that embeds igv.js.
+NO_IGV_PAGE = os.environ.get("SEQR_S3_NO_IGV_PAGE", "")
+pytestmark = pytest.mark.skipif(bool(NO_IGV_PAGE), reason=NO_IGV_PAGE)
+
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+# Where collectstatic output lives on the host (the role's seqr_s3_nginx_static_root default, /seqr/static/).
+STATIC_IGV_DIR = "/seqr/static/igv/dist"
+# The BAM and the CRAM (with its own .crai) of the project (scenario_data.py seeds these individuals).
+PAGE_INDIVIDUALS = ("I0001", "I0003")
+LOCUS = "chr1:1000-1400"  # covered by many reads on both tracks
+# proxy first: the fault tests before this file leave the host in proxy mode (one role run fewer).
+MODES = ["proxy", "redirect", "accel"]
+TABLE = load_hash_table()
+SEQR_IGV_VERSION = "2.10.5"  # seqr's pin and the role's default: what converge applied
+NEWEST_IGV_VERSION = max(TABLE, key=version_key)
+# What encodeURIComponent leaves unescaped besides letters and digits.
+URI_SAFE = "-_.!~*'()"
+
+
+@pytest.fixture(scope="module")
+def serve_igv(
+    tmp_path_factory: pytest.TempPathFactory, seqr_host: testinfra.host.Host
+) -> Callable[[str], None]:
+    """``serve(version)`` puts igv@version's ES module build where the page imports it from."""
+    installed: dict[str, Path] = {}
+
+    def serve(version: str) -> None:
+        if version not in installed:
+            installed[version] = install_igv(version, tmp_path_factory.mktemp(f"igv-{version}"))
+        assert seqr_host.run(f"install -d -o root -g root -m 0755 {STATIC_IGV_DIR}").rc == 0
+        target = f"{STATIC_IGV_DIR}/{IGV_ESM_BUILD.name}"
+        subprocess.run(
+            ["podman", "cp", str(installed[version] / IGV_ESM_BUILD), f"{SEQR_CONTAINER}:{target}"],
+            check=True,
+            capture_output=True,
+        )
+        assert seqr_host.run(f"chown root:root {target} && chmod 0644 {target}").rc == 0
+
+    return serve
+
+
+@pytest.fixture(scope="module")
+def bucket_allows_the_site(scenario: Scenario) -> None:
+    """CORS on the reads bucket for the seqr site's origin: igv.js follows redirect mode's 302 to Ceph."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=scenario.s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=(scenario.state_dir / "s3_access_key").read_text().strip(),
+        aws_secret_access_key=scenario.secret_key(),
+    )
+    client.put_bucket_cors(
+        Bucket=scenario.manifest["bucket"],
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": [scenario.seqr_url],
+                    "AllowedMethods": ["GET", "HEAD"],
+                    "AllowedHeaders": ["Range", "If-Range"],
+                    "ExposeHeaders": ["Content-Range", "Content-Length", "ETag", "Accept-Ranges"],
+                    "MaxAgeSeconds": 600,
+                }
+            ]
+        },
+    )
+
+
+def track_paths(scenario: Scenario) -> dict[str, str]:
+    """The URL paths igv.js must ask seqr for: BAM index as ``<url>.bai``, CRAM index from its IgvSample."""
+    project = scenario.manifest["project"]
+
+    def path(name: str) -> str:
+        return f"/api/project/{project}/igv_track/{quote(scenario.objects[name]['uri'], safe=URI_SAFE)}"
+
+    return {
+        "bam": path("bam"),
+        "bam index": path("bam") + ".bai",
+        "cram": path("cram"),
+        "cram index": path("crai"),
+    }
+
+
+def open_page(scenario: Scenario, screenshot: Path | None) -> dict:
+    """The IGV page of the project's BAM and CRAM, opened by the project's collaborator."""
+    session = login(scenario, scenario.manifest["user_email"])
+    cookies = {cookie.name: cookie.value for cookie in session.cookies}
+    url = igv_reads_page_url(scenario.seqr_url, scenario.manifest["project"], PAGE_INDIVIDUALS, LOCUS)
+    return open_igv_reads_page(url, cookies, screenshot)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_igv_shows_reads_from_ceph_in_each_mode(
+    mode: str, scenario: Scenario, serve_igv: Callable[[str], None], bucket_allows_the_site: None
+) -> None:
+    """seqr's igv.js shows reads on both tracks, fetched through seqr, with no CSP violation."""
+    ensure_role(seqr_s3_mode=mode)
+    serve_igv(SEQR_IGV_VERSION)
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / f"molecule-igv-{mode}-{SEQR_IGV_VERSION}.png"
+    report = open_page(scenario, screenshot)
+    assert_reads_shown_through_seqr(
+        report,
+        mode=mode,
+        igv_version=SEQR_IGV_VERSION,
+        site_origin=scenario.seqr_url,
+        bucket_origin=scenario.s3_endpoint,
+        track_paths=track_paths(scenario),
+    )
+    assert screenshot.stat().st_size > 0
+
+
+def test_newest_igv_in_the_table_shows_reads_under_its_hashes(
+    scenario: Scenario, serve_igv: Callable[[str], None]
+) -> None:
+    """An operator on a newer igv.js sets seqr_s3_igv_version: the role's hashes for it let it style."""
+    ensure_role(seqr_s3_mode="accel", seqr_s3_igv_version=NEWEST_IGV_VERSION)
+    serve_igv(NEWEST_IGV_VERSION)
+    report = open_page(scenario, ARTIFACTS / f"molecule-igv-accel-{NEWEST_IGV_VERSION}.png")
+    assert_reads_shown_through_seqr(
+        report,
+        mode="accel",
+        igv_version=NEWEST_IGV_VERSION,
+        site_origin=scenario.seqr_url,
+        bucket_origin=scenario.s3_endpoint,
+        track_paths=track_paths(scenario),
+    )
+
+
+def test_a_style_hash_left_out_is_reported_as_a_violation(
+    scenario: Scenario, serve_igv: Callable[[str], None]
+) -> None:
+    """The same page with one of the newest version's hashes missing from the policy: the browser objects."""
+    dropped = TABLE[NEWEST_IGV_VERSION][0]
+    kept = [source for source in TABLE[NEWEST_IGV_VERSION] if source != dropped]
+    ensure_role(seqr_s3_mode="accel", seqr_s3_igv_version=NEWEST_IGV_VERSION, seqr_s3_igv_css_hashes=kept)
+    serve_igv(NEWEST_IGV_VERSION)
+    report = open_page(scenario, None)
+    assert report["violations"], "no CSP violation although a style hash igv.js needs is missing"
+    assert {v["effectiveDirective"] for v in report["violations"]} <= {"style-src-elem", "style-src"}
