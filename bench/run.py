@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -158,7 +159,18 @@ def main(argv: list[str] | None = None) -> int:
         help="a folder with another seqr_s3 package to measure instead of the installed one (before/after: "
         "git archive an older commit's roles/seqr_s3/files/seqr_s3/src and point here)",
     )
+    parser.add_argument(
+        "--role-var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a role variable for the nginx sites (repeatable), e.g. seqr_s3_nginx_track_buffers='8 4k'",
+    )
     args = parser.parse_args(argv)
+    malformed = [item for item in args.role_var if not re.fullmatch(r"seqr_s3_\w+=.*", item)]
+    if malformed:
+        parser.error(f"--role-var takes seqr_s3_NAME=VALUE, not {', '.join(malformed)}")
+    args.role_overrides = dict(item.split("=", 1) for item in args.role_var)
     if args.package_src and not (args.package_src / "seqr_s3" / "__init__.py").is_file():
         parser.error(f"--package-src {args.package_src}: no seqr_s3/__init__.py in it")
 
@@ -206,7 +218,7 @@ def run(
     started = datetime.datetime.now(datetime.timezone.utc)
     try:
         package_src = args.package_src.resolve() if args.package_src else None
-        with stack.bench_stack(workdir, sizes, workers, package_src) as bench:
+        with stack.bench_stack(workdir, sizes, workers, package_src, args.role_overrides) as bench:
             workloads.warm_up_workers(bench)
             for variant in workloads.VARIANTS:
                 workloads.verify_bytes(bench, variant)
@@ -235,6 +247,7 @@ def run(
         "smoke": args.smoke,
         "repetitions": repetitions,
         "package_src": str(args.package_src) if args.package_src else None,
+        "role_overrides": args.role_overrides,
         "only": list(args.only or ()),
         "variants": list(args.variants or ()),
         "sizes": vars(sizes),

@@ -179,12 +179,17 @@ def _upload(s3: SeaweedS3, files: dict[str, Path]) -> dict[str, int]:
 
 @contextlib.contextmanager
 def bench_stack(
-    workdir: Path, sizes: Sizes, workers: int, package_src: Path | None = None
+    workdir: Path,
+    sizes: Sizes,
+    workers: int,
+    package_src: Path | None = None,
+    role_overrides: dict[str, str] | None = None,
 ) -> Iterator[BenchStack]:
     """Build the whole stack under ``workdir`` and always tear it down (servers stopped in reverse order).
 
     ``package_src``: a folder holding another ``seqr_s3`` package (e.g. the ``src`` folder of an older
     commit's copy) that the gunicorns import instead of the installed one, for before/after comparisons.
+    ``role_overrides``: role variables for every nginx site (e.g. the role's earlier buffer sizes).
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -234,6 +239,7 @@ def bench_stack(
             if mode == "accel":
                 # The role's keep-alive pool to one fixed S3 endpoint (what a host with one store sets).
                 role_vars["seqr_s3_nginx_s3_keepalive_servers"] = [urlsplit(s3.endpoint_url).netloc]
+            role_vars.update(role_overrides or {})
             nginx_prefix = workdir / f"nginx_{mode}"
             nginx = start_nginx(
                 nginx_prefix,
