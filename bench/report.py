@@ -258,15 +258,20 @@ def where_time_goes(document: dict[str, Any]) -> list[str]:
         # nginx logs whole milliseconds: its own share can come out slightly negative; say "under 1 ms".
         nginx_own = parts["nginx_p50_ms"] - parts["app_hop_p50_ms"] - parts["s3_hop_p50_ms"]
         nginx_own_text = f"{nginx_own:.2f} ms" if nginx_own >= 1 else "under 1 ms (nginx logs whole ms)"
+        outside = parts["total_p50_ms"] - parts["nginx_p50_ms"]
+        client_text = (
+            f"The {outside:.2f} ms between nginx's time and the client's is the client itself and loopback."
+            if outside >= 0
+            else "nginx's whole-ms timings round above the client's time here."
+        )
         lines += [
             "",
             f"Where an accel 64 KiB range's time goes (medians of p50s, ranges one after another on one "
             f"keep-alive connection): the client waits {parts['total_p50_ms']:.2f} ms (direct S3: "
             f"{direct:.2f} ms). nginx holds the request {parts['nginx_p50_ms']:.2f} ms: the hop to seqr "
             f"(connect, seqr's answer with X-Accel-Redirect) takes {parts['app_hop_p50_ms']:.2f} ms, the hop "
-            f"to S3 {parts['s3_hop_p50_ms']:.2f} ms, nginx's own share is {nginx_own_text}. The "
-            f"{parts['total_p50_ms'] - parts['nginx_p50_ms']:.2f} ms between nginx's time and the client's "
-            f"is the client itself and loopback. gunicorn counts {parts['worker_held_ms']:.2f} ms per "
+            f"to S3 {parts['s3_hop_p50_ms']:.2f} ms, nginx's own share is {nginx_own_text}. {client_text} "
+            f"gunicorn counts {parts['worker_held_ms']:.2f} ms per "
             f"request from the parsed request to its last byte sent; where that exceeds the hop, the worker "
             f"was waiting for a core after nginx (woken by its answer) took one.",
         ]
