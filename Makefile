@@ -20,7 +20,7 @@ unit: setup
 	$(BIN)/pytest -q tests --ignore=tests/igv
 
 # molecule-real-seqr only prints its skip line unless SEQR_SOURCE names a seqr checkout (CI has none).
-test: lint unit browser bench-smoke molecule-real-seqr
+test: lint unit browser bench-smoke molecule molecule-real-seqr
 
 # The IGV CSS hash tool's Node modules (playwright-core), from the committed lock file; npm ci rewrites the
 # hidden lock file, so this reinstalls only when package-lock.json changes.
@@ -44,7 +44,8 @@ image: setup
 	CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf bash scripts/build-image.sh
 
 # The whole scenario: destroy, syntax, create, prepare, check, converge, idempotence, verify, removal, destroy.
-molecule: image
+# verify drives igv.js in the controller's Chromium through the igv-tools driver.
+molecule: image igv-tools
 	$(MOLECULE_ENV) $(BIN)/molecule test
 
 # A throwaway seqr host plus Ceph S3 store with the role applied; prints the URL and a curl line to try.
