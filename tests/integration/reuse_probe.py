@@ -2,7 +2,7 @@
 private database, to watch what seqr_s3 remembers between requests: presigned URLs (reused for a part of
 their lifetime) and project registrations of paths (trusted for a few seconds, refusals never remembered).
 
-The clocks of both modules are moved forward by replacing their ``_clock``; presigning is real botocore,
+The clocks of both memories are moved forward by replacing their ``clock``; presigning is real botocore,
 watched by wrapping ``s3._sign`` (it still signs). Prints one line ``PROBE <json>``.
 """
 
@@ -37,23 +37,23 @@ def main() -> None:
     result["get_reused"] = first_get == second_get
     result["signed_before_window_ends"] = list(signed)
     result["get_url"], result["head_url"] = first_get[0], head[0]
-    real_clock = s3._clock
+    real_clock = s3._presigned_urls.clock
     window = settings.presign_expiry * s3.PRESIGN_REUSE_FRACTION
-    s3._clock = lambda: real_clock() + window + 1
+    s3._presigned_urls.clock = lambda: real_clock() + window + 1
     s3.presign(settings, path)
     result["signed_after_window"] = list(signed)
     s3.forget_clients()
-    s3._clock = real_clock
+    s3._presigned_urls.clock = real_clock
     s3.presign(settings, path)
     result["signed_after_forget"] = list(signed)
 
     result["registered"] = access.is_registered_to_project(project, bam)
     IgvSample.objects.filter(file_path=bam).delete()
     result["remembered_after_removal"] = access.is_registered_to_project(project, bam)
-    real_access_clock = access._clock
-    access._clock = lambda: real_access_clock() + access.REGISTERED_TTL_SECONDS + 1
+    real_access_clock = access._registrations.clock
+    access._registrations.clock = lambda: real_access_clock() + access.REGISTERED_TTL_SECONDS + 1
     result["after_ttl"] = access.is_registered_to_project(project, bam)
-    access._clock = real_access_clock
+    access._registrations.clock = real_access_clock
     result["other_project"] = access.is_registered_to_project(project, other_bam)
     # Register the other project's file to this project (the removed sample's individual has a free slot).
     IgvSample.objects.filter(file_path=other_bam).update(individual=Individual.objects.get(guid="I_bam"))

@@ -149,3 +149,31 @@ def test_signatures_are_compared_without_annotations() -> None:
         return 0
 
     assert describe_signature(annotated) == "(file_path, byte_range=None, *, user=None, **kwargs)"
+
+
+def _get_answer(status: int, **fields: object) -> dict:
+    """The shape of a botocore get_object answer (keys as botocore names them)."""
+    return {"ResponseMetadata": {"HTTPStatusCode": status}, "ETag": '"e1"', "ContentType": "x/y", **fields}
+
+
+@pytest.mark.parametrize(
+    ("answer", "size"),
+    [
+        (_get_answer(200, ContentLength=5000), 5000),
+        (_get_answer(200, ContentLength=0), 0),
+        (_get_answer(206, ContentLength=100, ContentRange="bytes 0-99/5000"), 5000),
+        (_get_answer(206, ContentLength=1, ContentRange="bytes 4999-4999/5000"), 5000),
+        # The size is unknown or the answer is not an object's bytes: the caller asks with a HEAD instead.
+        (_get_answer(206, ContentLength=100, ContentRange="bytes 0-99/*"), None),
+        (_get_answer(206, ContentLength=100), None),
+        (_get_answer(200, ContentLength=100, ContentRange="bytes 0-99/5000"), None),
+        (_get_answer(304, ContentLength=0), None),
+    ],
+)
+def test_a_get_answer_tells_the_objects_size_only_when_it_can(answer: dict, size: int | None) -> None:
+    info = s3.info_from_get(answer)
+    if size is None:
+        assert info is None
+        return
+    assert info is not None
+    assert (info.size, info.etag, info.content_type) == (size, '"e1"', "x/y")

@@ -9,11 +9,9 @@ IgvSample's file or index, or an index next to such a file) and lies under an AL
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import OrderedDict
 
 from .config import S3Settings
+from .memo import ExpiringMemo
 from .paths import S3Path
 
 logger = logging.getLogger(__name__)
@@ -24,9 +22,7 @@ logger = logging.getLogger(__name__)
 # registered file is served at once and a removed one is refused within this many seconds.
 REGISTERED_TTL_SECONDS = 10.0
 REGISTERED_CACHE_ENTRIES = 4096
-_registered: OrderedDict[tuple[str, str], float] = OrderedDict()
-_registered_lock = threading.Lock()
-_clock = time.monotonic  # wall-clock jumps must not stretch the time a registration is trusted
+_registrations: ExpiringMemo[tuple[str, str], bool] = ExpiringMemo(REGISTERED_CACHE_ENTRIES)
 
 # Index suffixes igv.js derives from a track's URL: x.bam -> x.bam.bai or x.bai, x.cram -> x.cram.crai or
 # x.crai, x.vcf.gz/x.bed.gz -> x.vcf.gz.tbi. Each pair is (index suffix, data suffix it may replace).
@@ -55,25 +51,17 @@ def is_registered_to_project(project_guid: str, requested: str) -> bool:
     """True when ``requested`` is an IgvSample file/index of the project, or an index derived from a file
     (answered from this process's memory when it was found so less than REGISTERED_TTL_SECONDS ago)."""
     key = (project_guid, requested)
-    now = _clock()
-    with _registered_lock:
-        found_until = _registered.get(key)
-        if found_until is not None and now < found_until:
-            return True
+    if _registrations.get(key):
+        return True
     if not _query_registration(project_guid, requested):
         return False
-    with _registered_lock:
-        _registered[key] = now + REGISTERED_TTL_SECONDS
-        _registered.move_to_end(key)
-        while len(_registered) > REGISTERED_CACHE_ENTRIES:
-            _registered.popitem(last=False)
+    _registrations.put(key, True, REGISTERED_TTL_SECONDS)
     return True
 
 
 def forget_registrations() -> None:
     """Drop remembered registrations, so the next check asks the database again."""
-    with _registered_lock:
-        _registered.clear()
+    _registrations.clear()
 
 
 def _query_registration(project_guid: str, requested: str) -> bool:

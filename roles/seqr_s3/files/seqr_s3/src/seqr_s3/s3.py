@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from .config import S3Settings
+from .memo import ExpiringMemo
 from .paths import S3Path
 
 logger = logging.getLogger(__name__)
@@ -98,10 +97,7 @@ _clients_lock = threading.Lock()
 # lifetime, so whoever gets one can still use it for at least two thirds of PRESIGN_EXPIRY.
 PRESIGN_REUSE_FRACTION = 1 / 3
 PRESIGN_CACHE_ENTRIES = 1024
-_presigned: OrderedDict[tuple[Any, ...], tuple[float, str, str]] = OrderedDict()
-_presigned_lock = threading.Lock()
-# The clock the reuse window is measured on (monotonic: wall-clock jumps must not stretch it).
-_clock = time.monotonic
+_presigned_urls: ExpiringMemo[tuple[Any, ...], tuple[str, str]] = ExpiringMemo(PRESIGN_CACHE_ENTRIES)
 
 
 def _client_key(settings: S3Settings) -> tuple[Any, ...]:
@@ -141,8 +137,7 @@ def forget_clients() -> None:
 
 def forget_presigned_urls() -> None:
     """Drop remembered presigned URLs, so the next presign signs anew."""
-    with _presigned_lock:
-        _presigned.clear()
+    _presigned_urls.clear()
 
 
 def _build_client(settings: S3Settings) -> Any:
@@ -250,6 +245,30 @@ def head_object(settings: S3Settings, path: S3Path) -> ObjectInfo:
     )
 
 
+def info_from_get(response: dict[str, Any]) -> Optional[ObjectInfo]:
+    """What a HEAD would have said, read from a GET's answer; None when the answer does not tell the size.
+
+    A 200 carries the whole object, so its Content-Length is the size; a 206 names the size after the slash
+    of its Content-Range ("bytes 0-99/5000"). A store that answers "/*" leaves the size unknown.
+    """
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if status == 200 and "ContentRange" not in response:
+        size = int(response["ContentLength"])
+    elif status == 206:
+        _, slash, total = str(response.get("ContentRange", "")).rpartition("/")
+        if not slash or not total.isdigit():
+            return None
+        size = int(total)
+    else:
+        return None
+    return ObjectInfo(
+        size=size,
+        etag=response.get("ETag"),
+        last_modified=response.get("LastModified"),
+        content_type=response.get("ContentType"),
+    )
+
+
 def object_exists(settings: S3Settings, path: S3Path) -> bool:
     """True when the object exists, by HEAD (a prefix listing would let 'a.bam' match 'a.bam.bai')."""
     try:
@@ -279,19 +298,11 @@ def presign(settings: S3Settings, path: S3Path, method: str = "GET") -> tuple[st
     settings is returned again instead of signing anew.
     """
     cache_key = (*_client_key(settings), settings.presign_expiry, path.bucket, path.key, method)
-    now = _clock()
-    with _presigned_lock:
-        cached = _presigned.get(cache_key)
-        if cached is not None and now < cached[0]:
-            _presigned.move_to_end(cache_key)
-            return cached[1], cached[2]
+    remembered = _presigned_urls.get(cache_key)
+    if remembered is not None:
+        return remembered
     url, host = _sign(settings, path, method)
-    reuse_until = now + settings.presign_expiry * PRESIGN_REUSE_FRACTION
-    with _presigned_lock:
-        _presigned[cache_key] = (reuse_until, url, host)
-        _presigned.move_to_end(cache_key)
-        while len(_presigned) > PRESIGN_CACHE_ENTRIES:
-            _presigned.popitem(last=False)
+    _presigned_urls.put(cache_key, (url, host), settings.presign_expiry * PRESIGN_REUSE_FRACTION)
     return url, host
 
 

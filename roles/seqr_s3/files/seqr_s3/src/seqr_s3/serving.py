@@ -156,9 +156,50 @@ def _object_headers(response: HttpResponse, info: s3.ObjectInfo) -> None:
 def proxy_response(request: HttpRequest, settings: S3Settings, path: S3Path) -> HttpResponse:
     """Stream the object (or one range of it) through this worker with RFC 9110 range semantics.
 
-    A HEAD first gives the size, ETag and Last-Modified needed for the range decision and If-Range; the GET
-    then carries If-Match so an object replaced in between is never spliced into one answer.
+    Most IGV requests are a GET with one plain range: those cost one S3 GET, whose answer also tells the size
+    the range decision needs. HEAD requests, If-Range, ranges S3 refuses (416 needs the size) and any answer
+    that does not match what RFC 9110 asks of us take the careful way: a HEAD, then a GET under If-Match.
     """
+    if request.method != "HEAD" and request.META.get("HTTP_IF_RANGE") is None:
+        answered = _proxy_in_one_get(request, settings, path)
+        if answered is not None:
+            return answered
+    return _proxy_after_head(request, settings, path)
+
+
+def _proxy_in_one_get(request: HttpRequest, settings: S3Settings, path: S3Path) -> Optional[HttpResponse]:
+    """Answer from a single GET carrying the client's range in canonical form, or None to take the careful
+    way (S3's answer is then closed unread)."""
+    spec = ranges.parse_range_spec(request.META.get("HTTP_RANGE"))
+    try:
+        got = s3.get_object(
+            settings, path, range_header=spec.as_request_header() if spec is not None else None
+        )
+    except s3.S3RangeNotSatisfiable:
+        return None
+    info = s3.info_from_get(got)
+    decision = ranges.resolve_range(spec, info.size) if info is not None else None
+    if info is None or decision is None or not _answer_matches(got, decision, info.size):
+        # e.g. a store that ignored the range or answered a suffix range of an empty object differently.
+        got["Body"].close()
+        logger.info("seqr_s3: S3's answer for %s did not match the range decision; asking again", path)
+        return None
+    return _streamed_answer(settings, path, info, decision.byte_range, got)
+
+
+def _answer_matches(got: dict[str, Any], decision: ranges.RangeDecision, size: int) -> bool:
+    """True when S3 sent exactly the bytes RFC 9110 tells us to answer with."""
+    status = got.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if decision.kind == ranges.WHOLE:
+        return status == 200
+    if decision.kind == ranges.PARTIAL and decision.byte_range is not None:
+        return status == 206 and got.get("ContentRange") == decision.byte_range.content_range(size)
+    return False
+
+
+def _proxy_after_head(request: HttpRequest, settings: S3Settings, path: S3Path) -> HttpResponse:
+    """A HEAD gives the size, ETag and Last-Modified for the range decision and If-Range; the GET then
+    carries If-Match so an object replaced in between is never spliced into one answer."""
     info = s3.head_object(settings, path)
     range_header = request.META.get("HTTP_RANGE")
     if range_header and not ranges.if_range_allows_partial(
@@ -175,17 +216,38 @@ def proxy_response(request: HttpRequest, settings: S3Settings, path: S3Path) -> 
         return response
 
     byte_range = decision.byte_range
-    status = 206 if byte_range is not None else 200
     length = byte_range.length if byte_range is not None else info.size
-
     if request.method == "HEAD" or length == 0:
-        response = HttpResponse(b"", status=status, content_type=content_type)
-    else:
-        upstream_range = byte_range.as_request_header() if byte_range is not None else None
-        got = s3.get_object(settings, path, range_header=upstream_range, if_match=info.etag)
-        stream = S3BodyStream(got["Body"], settings.chunk_size, path)
-        response = StreamingHttpResponse(stream, status=status, content_type=content_type)
-    response["Content-Length"] = str(length)
+        response = HttpResponse(b"", status=206 if byte_range is not None else 200, content_type=content_type)
+        return _with_range_headers(response, info, byte_range)
+    upstream_range = byte_range.as_request_header() if byte_range is not None else None
+    got = s3.get_object(settings, path, range_header=upstream_range, if_match=info.etag)
+    return _streamed_answer(settings, path, info, byte_range, got)
+
+
+def _streamed_answer(
+    settings: S3Settings,
+    path: S3Path,
+    info: s3.ObjectInfo,
+    byte_range: Optional[ranges.ByteRange],
+    got: dict[str, Any],
+) -> StreamingHttpResponse:
+    """A 200 (whole object) or 206 (one range) whose body is S3's answer, read in CHUNK_SIZE pieces."""
+    stream = S3BodyStream(got["Body"], settings.chunk_size, path)
+    response = StreamingHttpResponse(
+        stream,
+        status=206 if byte_range is not None else 200,
+        content_type=info.content_type or DEFAULT_CONTENT_TYPE,
+    )
+    return _with_range_headers(response, info, byte_range)
+
+
+def _with_range_headers(
+    response: HttpResponse, info: s3.ObjectInfo, byte_range: Optional[ranges.ByteRange]
+) -> HttpResponse:
+    """Content-Length and Content-Range of a 200 (whole object) or 206 (one range), plus the object's
+    validators."""
+    response["Content-Length"] = str(byte_range.length if byte_range is not None else info.size)
     if byte_range is not None:
         response["Content-Range"] = byte_range.content_range(info.size)
     _object_headers(response, info)
