@@ -47,6 +47,10 @@ LARGE_KEY = f"{PREFIX}large_random.bam"
 BAM_KEY = f"{PREFIX}sample.bam"
 BAI_KEY = f"{PREFIX}sample.bam.bai"
 MODES = ("accel", "proxy", "redirect")
+# The accel gunicorn behind a second nginx: the same role site with the optional slice cache switched on.
+CACHE_VARIANT = "accel+cache"
+# The role's default slice size (seqr_s3_nginx_slice_cache_slice_size: 1m): cold reads are placed by it.
+SLICE_BYTES = 1 << 20
 # Presigned URLs for the "direct" variant must outlive a full run.
 DIRECT_URL_EXPIRY = 6 * 3600
 # gunicorn logs, per request, the time the worker was busy with it (µs, after the last body byte was sent)
@@ -67,6 +71,7 @@ NGINX_TIMING_FIELDS = (
     "$connection_requests",
 )
 NGINX_TIMING_LOG = "timing.log"
+NGINX_WORKER_USER, NGINX_WORKER_GROUP = "nobody", "nogroup"
 # Re-exported for workloads.py: the byte check and where the stand-in lives.
 __all__ = ["STANDIN_DIR", "BenchStack", "Sizes", "bench_stack", "large_file_range"]
 
@@ -121,6 +126,19 @@ class BenchStack:
     bam_local: Path
     bai_local: Path
     object_sizes: dict[str, int]
+    slice_cache_dir: Path
+
+    def empty_slice_cache(self) -> None:
+        """Delete every cached slice of the accel+cache nginx: its next reads of them go to S3 (nginx treats a
+        key whose file is gone as a miss)."""
+        for cached in self._cached_files():
+            cached.unlink()
+
+    def count_cached_slices(self) -> int:
+        return len(self._cached_files())
+
+    def _cached_files(self) -> list[Path]:
+        return [path for path in (self.slice_cache_dir / "slices").rglob("*") if path.is_file()]
 
     def track_url(self, mode: str, key: str) -> str:
         """seqr's IGV track URL for an s3:// key, encoded as seqr's UI encodes it."""
@@ -250,6 +268,11 @@ def bench_stack(
             )
             cleanup.callback(nginx.stop)
             modes[mode] = ModeStack(mode=mode, standin=standin, nginx=nginx, access_log=access_log)
+            if mode == "accel":
+                slice_cache_dir = workdir / "slice_cache"
+                cached_nginx = _start_cache_nginx(workdir, standin.bind, role_vars, slice_cache_dir)
+                cleanup.callback(cached_nginx.stop)
+                modes[CACHE_VARIANT] = ModeStack(CACHE_VARIANT, standin, cached_nginx, access_log)
 
         session = login_session(modes["accel"].nginx.base_url, "bench@example.org", password)
         cookie_header = "; ".join(f"{name}={value}" for name, value in session.cookies.items())
@@ -263,7 +286,29 @@ def bench_stack(
             bam_local=reads.bam,
             bai_local=reads.bam_bai,
             object_sizes=object_sizes,
+            slice_cache_dir=slice_cache_dir,
         )
+
+
+def _start_cache_nginx(
+    workdir: Path, app_upstream: str, accel_role_vars: dict, slice_cache_dir: Path
+) -> NginxServer:
+    """The accel site again, with the role's slice cache on; its folder as the role makes it: 0700, owned by
+    the user nginx's workers run as (nobody here, where nginx starts as root without a user line)."""
+    slice_cache_dir.mkdir(mode=0o700)
+    shutil.chown(slice_cache_dir, NGINX_WORKER_USER, NGINX_WORKER_GROUP)
+    prefix = workdir / "nginx_accel_cache"
+    return start_nginx(
+        prefix,
+        app_upstream,
+        free_loopback_ports(1)[0],
+        {
+            **accel_role_vars,
+            "seqr_s3_nginx_slice_cache": True,
+            "seqr_s3_nginx_slice_cache_path": str(slice_cache_dir),
+        },
+        http_extra=nginx_timing_directives(prefix),
+    )
 
 
 def remove_workdir(workdir: Path) -> None:

@@ -41,17 +41,29 @@ from stack import (
     BAM_KEY,
     BASELINE_DIR,
     BUCKET,
+    CACHE_VARIANT,
     LARGE_KEY,
     OLD_APPROACH_ROUTE,
     PROJECT,
+    SLICE_BYTES,
     STANDIN_DIR,
     BenchStack,
     large_file_range,
 )
 
-VARIANTS = ("direct", "disk", "accel", "proxy", "redirect", "old")
+# The variants every main workload measures; accel+cache (the role's optional slice cache) is measured by
+# the cold/warm workload only, beside direct and accel (a cache warmed by random reads would blur the rest).
+MAIN_VARIANTS = ("direct", "disk", "accel", "proxy", "redirect", "old")
+VARIANTS = (*MAIN_VARIANTS, CACHE_VARIANT)
+CACHE_COMPARED = ("direct", "accel", CACHE_VARIANT)
 # Variants whose requests run through a gunicorn worker, and the mode (gunicorn) that serves each.
-WORKER_VARIANTS = {"accel": "accel", "proxy": "proxy", "redirect": "redirect", "old": "proxy"}
+WORKER_VARIANTS = {
+    "accel": "accel",
+    "proxy": "proxy",
+    "redirect": "redirect",
+    "old": "proxy",
+    CACHE_VARIANT: "accel",
+}
 IGV_RANGE_SIZES = (16 << 10, 512 << 10)  # igv.js asks for 16-512 KiB per alignment range
 IGV_RANGES_PER_SESSION = 20
 LOAD_STREAMS = 16
@@ -104,8 +116,9 @@ def _access_log(stack: BenchStack, variant: str) -> AccessLog | None:
     return AccessLog(stack.modes[mode].access_log) if mode else None
 
 
-# The nginx in front of each variant's requests (disk: the accel stack's nginx serves /static/).
-NGINX_VARIANTS = {**WORKER_VARIANTS, "disk": "accel"}
+# The nginx in front of each variant's requests (disk: the accel stack's nginx serves /static/; accel+cache
+# has its own in front of the accel gunicorn).
+NGINX_VARIANTS = {**WORKER_VARIANTS, "disk": "accel", CACHE_VARIANT: CACHE_VARIANT}
 
 
 def _timing_log(stack: BenchStack, variant: str) -> NginxTimingLog | None:
@@ -158,6 +171,8 @@ def _worker_busy(log: AccessLog | None, variant: str, requests: int) -> dict[str
 def warm_up_workers(stack: BenchStack) -> None:
     """Have every gunicorn worker serve each route it will serve once, before anything is measured."""
     for variant, mode in WORKER_VARIANTS.items():
+        if variant == CACHE_VARIANT:
+            continue  # the accel gunicorn, warmed through accel's own nginx; the cache starts empty
         master = stack.modes[mode].standin.process.pid
         log = AccessLog(stack.modes[mode].access_log)
         warm_up(master, log, target(stack, variant, LARGE_KEY), _busy_prefix(variant))
@@ -299,6 +314,51 @@ def igv_session(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict[s
             client.close()
         sessions.append((time.perf_counter() - started) * 1e3)
     return {"session_ms": statistics.median(sessions)}
+
+
+def cold_ranges(stack: BenchStack, count: int, seed: int) -> list[tuple[int, int]]:
+    """``count`` small ranges of the large object, each inside its own slice (never slice 0, which opening the
+    connection reads), so every one of them is a miss in an emptied cache."""
+    rng = random.Random(seed)
+    length = stack.sizes.small_range
+    slices = rng.sample(range(1, stack.object_sizes[LARGE_KEY] // SLICE_BYTES), count)
+    starts = [index * SLICE_BYTES + rng.randrange(0, SLICE_BYTES - length + 1) for index in slices]
+    return [(first, first + length - 1) for first in starts]
+
+
+def slice_cache(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict[str, float]:
+    """The whole BAM index, then 64 KiB ranges each in a slice of its own: first cold (accel+cache: its cache
+    emptied just before), then the same requests again (warm). direct and accel have no cache: their two
+    passes are the reference (and show what a second read costs anyway)."""
+    slices = stack.object_sizes[LARGE_KEY] // SLICE_BYTES - 1
+    ranges = cold_ranges(stack, min(plan.small_range_requests, slices), 4000 + rep)
+    index, large = target(stack, variant, BAI_KEY), target(stack, variant, LARGE_KEY)
+    if variant == CACHE_VARIANT:
+        stack.empty_slice_cache()
+    client = KeepAliveClient()
+    result: dict[str, float] = {}
+    try:
+        client.get(large, "bytes=0-0")  # opens the connection(s); not counted
+        for temperature in ("cold", "warm"):
+            status, _, body, _, index_ms = client.get(index)
+            if status != 200 or body != stack.object_sizes[BAI_KEY]:
+                raise BenchError(f"{variant}: {temperature} index answered {status} with {body} bytes")
+            totals = []
+            for first, last in ranges:
+                status, headers, body, _, total_ms = client.get(large, f"bytes={first}-{last}")
+                check_range_answer(status, headers, body, first, last, None)
+                totals.append(total_ms)
+            result[f"index_{temperature}_ms"] = index_ms
+            result[f"range_{temperature}_p50_ms"] = quantile(totals, 0.5)
+            result[f"range_{temperature}_p95_ms"] = quantile(totals, 0.95)
+            if variant == CACHE_VARIANT and temperature == "cold":
+                # Every range and the index must have left a slice on disk, or "warm" would measure misses.
+                result["cached_slices"] = stack.count_cached_slices()
+                if result["cached_slices"] < len(ranges) + 1:
+                    raise BenchError(f"the cold pass left {result['cached_slices']} slices in the cache")
+    finally:
+        client.close()
+    return result
 
 
 def worker_memory(stack: BenchStack, variant: str, rep: int, plan: Plan) -> dict[str, float]:
@@ -523,11 +583,12 @@ def profile_accel_worker(stack: BenchStack, seconds: float) -> dict[str, float]:
 
 # name → (function, the variants it measures, the metric its ratio to direct is taken on, or None)
 WORKLOADS = {
-    "big_range": (big_range, VARIANTS, "mb_per_s"),
-    "small_ranges": (small_ranges, VARIANTS, "total_p50_ms"),
+    "big_range": (big_range, MAIN_VARIANTS, "mb_per_s"),
+    "small_ranges": (small_ranges, MAIN_VARIANTS, "total_p50_ms"),
     "concurrency": (concurrent_ranges, ("direct", "disk", "accel", "proxy", "old"), "req_per_s"),
     "concurrency_threads": (concurrent_ranges_threads, ("direct", "redirect"), "req_per_s"),
-    "igv_session": (igv_session, VARIANTS, "session_ms"),
-    "worker_memory": (worker_memory, tuple(WORKER_VARIANTS), None),
+    "igv_session": (igv_session, MAIN_VARIANTS, "session_ms"),
+    "worker_memory": (worker_memory, ("accel", "proxy", "redirect", "old"), None),
     "ordinary_under_load": (ordinary_under_load, ("direct", "accel", "proxy", "redirect", "old"), None),
+    "slice_cache": (slice_cache, CACHE_COMPARED, "range_warm_p50_ms"),
 }
