@@ -332,10 +332,28 @@ def test_role_creates_keeps_and_retires_the_cache_folder(tmp_path: Path) -> None
     assert (folder / "keep").exists()
 
 
-def test_role_refuses_the_cache_outside_accel_mode(tmp_path: Path) -> None:
-    refused = _run_role_tasks(
-        "validate.yml", {"seqr_s3_mode": "proxy", "seqr_s3_nginx_slice_cache": True}, tmp_path
-    )
+@pytest.mark.parametrize(
+    ("variables", "said"),
+    [
+        ({"seqr_s3_mode": "proxy", "seqr_s3_nginx_slice_cache": True}, "seqr_s3_mode is proxy"),
+        ({"seqr_s3_nginx_slice_cache_path": "/var/../srv"}, "no . or .. parts"),
+        ({"seqr_s3_nginx_slice_cache_path": "/cache"}, "at least two levels deep"),
+        ({"seqr_s3_nginx_slice_cache_valid": "forever"}, "inactive and valid like 1d"),
+    ],
+    ids=["proxy-mode", "dot-dot", "one-level", "bad-validity"],
+)
+def test_role_refuses_the_cache_outside_accel_and_bad_values(
+    variables: dict, said: str, tmp_path: Path
+) -> None:
+    refused = _run_role_tasks("validate.yml", variables, tmp_path)
     assert refused.returncode != 0
-    assert "works only in accel mode" in refused.stdout
-    assert "seqr_s3_mode is proxy" in refused.stdout
+    assert "Check the slice cache settings" in refused.stdout
+    assert said in refused.stdout
+
+
+def test_role_accepts_the_cache_in_accel_mode(tmp_path: Path) -> None:
+    """The control: with good values the slice cache check passes (a later check fails on this machine,
+    which is no seqr host)."""
+    done = _run_role_tasks("validate.yml", {"seqr_s3_nginx_slice_cache": True}, tmp_path)
+    assert "Check the slice cache settings" in done.stdout
+    assert "works only in accel mode" not in done.stdout
