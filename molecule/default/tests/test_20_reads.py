@@ -1,6 +1,6 @@
-"""IGV reads from Ceph through seqr, in each mode (accel, proxy, redirect), checked byte for byte.
+"""IGV reads from Ceph through seqr in each mode (accel, proxy, redirect, accel + slice cache), byte for byte.
 
-Each mode is applied by re-running the role with another seqr_s3_mode (as an operator would), then every
+Each mode is applied by re-running the role with its variables (as an operator would), then every
 fixture gets the same battery of Range headers. Expected answers are computed here from RFC 9110 and the
 object's size; the expected bytes come from the local files prepare uploaded.
 """
@@ -14,9 +14,18 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+import testinfra
 from conftest import REQUEST_TIMEOUT, Scenario, ensure_role
 
-MODES = ["accel", "proxy", "redirect"]
+# "accel+cache": accel with the role's optional nginx slice cache (seqr_s3_nginx_slice_cache) on this host.
+MODES = ["accel", "proxy", "redirect", "accel+cache"]
+ROLE_VARS_OF_MODE = {
+    "accel": {"seqr_s3_mode": "accel"},
+    "proxy": {"seqr_s3_mode": "proxy"},
+    "redirect": {"seqr_s3_mode": "redirect"},
+    "accel+cache": {"seqr_s3_mode": "accel", "seqr_s3_nginx_slice_cache": True},
+}
+SLICE_CACHE_PATH = "/var/cache/seqr_s3_nginx"
 
 # Fixtures served through project 1: (object name in the manifest, object name whose bytes are expected).
 # The .bam.bai of sample_only_bai exists only as .bai: seqr's fallback must serve the .bai's bytes.
@@ -74,8 +83,8 @@ def battery(size: int) -> list[tuple[str, Optional[tuple[int, int]]]]:
 
 @pytest.fixture(scope="module", params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
-    """The role applied with this seqr_s3_mode (converge left accel, so accel needs no run)."""
-    ensure_role(seqr_s3_mode=request.param)
+    """The role applied with this mode's variables (converge left accel, so accel needs no run)."""
+    ensure_role(**ROLE_VARS_OF_MODE[request.param])
     return request.param
 
 
@@ -254,3 +263,22 @@ def test_anonymous_requests_are_refused(mode: str, scenario: Scenario) -> None:
         dict(response.headers)
     )
     assert scenario.expected_bytes("bam", 0, 15) not in response.content
+
+
+def test_slice_cache_keeps_reads_for_nginx_only_and_goes_when_switched_off(
+    mode: str, seqr_host: testinfra.host.Host, scenario: Scenario, analyst: requests.Session
+) -> None:
+    """Runs last for accel+cache: the reads above left slices in a folder only nginx's user can enter; the
+    role switched back to plain accel deletes it (patient reads must not stay on disk unused)."""
+    if mode != "accel+cache":
+        pytest.skip("only the slice cache leaves reads on the host")
+    folder = seqr_host.file(SLICE_CACHE_PATH)
+    assert folder.is_directory
+    assert (folder.user, folder.mode) == ("www-data", 0o700)
+    cached = seqr_host.run(f"find {SLICE_CACHE_PATH}/slices -type f | wc -l")
+    assert cached.rc == 0 and int(cached.stdout) > 0, "the battery above left no slices in the cache"
+    ensure_role(**ROLE_VARS_OF_MODE["accel"])
+    assert not seqr_host.file(SLICE_CACHE_PATH).exists
+    response = get(analyst, scenario.track_url(scenario.objects["bam"]["uri"]), "accel", Range="bytes=0-99")
+    assert response.status_code == 206
+    assert response.content == scenario.expected_bytes("bam", 0, 99)
