@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import http.client
 import shutil
-import signal
-import socket
-import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from role_render import nginx_main_config, render_template
+from fixtures.nginx import start_nginx
+from fixtures.seaweed import free_loopback_ports
+from loopback_servers import serving_in_threads
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx binary missing (make setup)")
 
@@ -98,12 +95,6 @@ def _app_handler(recorder: Recorder, store_port: int) -> type[BaseHTTPRequestHan
     return AppHandler
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Recorder]]:
     """nginx with the role's site (accel mode) in front of the app, the app pointing at the store."""
@@ -111,42 +102,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Recor
     store = ThreadingHTTPServer(("127.0.0.1", 0), _store_handler(recorder))
     app = ThreadingHTTPServer(("127.0.0.1", 0), _app_handler(recorder, store.server_address[1]))
     recorder.store_port = store.server_address[1]
-    servers = [store, app]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = _free_port()
-    prefix = tmp_path_factory.mktemp("nginx_accel")
-    site = render_template(
-        "nginx_site.conf.j2",
-        {
-            "seqr_s3_nginx_listen_port": f"127.0.0.1:{port}",
-            "seqr_s3_nginx_app_upstream": f"127.0.0.1:{app.server_address[1]}",
-            "seqr_s3_nginx_resolvers": [],
-        },
-    )
-    (prefix / "site.conf").write_text(site)
-    (prefix / "nginx.conf").write_text(nginx_main_config(prefix, prefix / "site.conf"))
-    nginx = subprocess.Popen(
-        ["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-        stderr=subprocess.PIPE,
-    )
-    try:
-        for _ in range(100):  # wait for the listening socket, not for a time
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if nginx.poll() is not None:
-                    raise RuntimeError(
-                        nginx.stderr.read().decode() if nginx.stderr else "nginx exited"
-                    ) from None
-                time.sleep(0.05)
-        yield port, recorder
-    finally:
-        nginx.send_signal(signal.SIGQUIT)
-        nginx.wait(timeout=30)
-        for server in servers:
-            server.shutdown()
+    with serving_in_threads(store, app):
+        port = free_loopback_ports(1)[0]
+        nginx = start_nginx(
+            tmp_path_factory.mktemp("nginx_accel"),
+            f"127.0.0.1:{app.server_address[1]}",
+            port,
+            {"seqr_s3_nginx_resolvers": []},
+        )
+        try:
+            yield port, recorder
+        finally:
+            nginx.stop()
 
 
 def _request(port: int, path: str, method: str = "GET", headers: dict[str, str] | None = None):

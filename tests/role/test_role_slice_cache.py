@@ -13,19 +13,18 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
+from fixtures.nginx import start_nginx
 from fixtures.seaweed import free_loopback_ports
-from role_render import REPO_ROOT, ROLE_DIR, nginx_main_config, nginx_test, render_template
+from loopback_servers import serving_in_threads
+from role_render import REPO_ROOT, ROLE_DIR, nginx_test, render_template
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx binary missing (make setup)")
 
@@ -161,42 +160,20 @@ def cached_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     seen = Seen()
     store = ThreadingHTTPServer(("127.0.0.1", 0), _store(seen))
     app = ThreadingHTTPServer(("127.0.0.1", 0), _app(seen, store.server_address[1]))
-    for server in (store, app):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
     folder = _worker_owned_folder()
-    prefix = tmp_path_factory.mktemp("nginx_slice_cache")
-    port = free_loopback_ports(1)[0]
-    site = render_template(
-        "nginx_site.conf.j2",
-        {
-            **CACHE_ON,
-            "seqr_s3_nginx_slice_cache_path": str(folder),
-            "seqr_s3_nginx_listen_port": f"127.0.0.1:{port}",
-            "seqr_s3_nginx_app_upstream": f"127.0.0.1:{app.server_address[1]}",
-            "seqr_s3_nginx_resolvers": [],
-        },
-    )
-    (prefix / "site.conf").write_text(site)
-    (prefix / "nginx.conf").write_text(nginx_main_config(prefix, prefix / "site.conf"))
-    nginx = subprocess.Popen(
-        ["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        with serving_in_threads(store, app):
+            nginx = start_nginx(
+                tmp_path_factory.mktemp("nginx_slice_cache"),
+                f"127.0.0.1:{app.server_address[1]}",
+                free_loopback_ports(1)[0],
+                {**CACHE_ON, "seqr_s3_nginx_slice_cache_path": str(folder), "seqr_s3_nginx_resolvers": []},
+            )
             try:
-                requests.get(base + "/static/", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert nginx.poll() is None, (prefix / "error.log").read_text()
-                time.sleep(0.05)
-        yield base, seen
+                yield nginx.base_url, seen
+            finally:
+                nginx.stop()
     finally:
-        nginx.send_signal(signal.SIGQUIT)
-        nginx.wait(timeout=30)
-        for server in (store, app):
-            server.shutdown()
         shutil.rmtree(folder, ignore_errors=True)
 
 
