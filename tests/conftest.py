@@ -32,10 +32,12 @@ from fixtures.seaweed import SeaweedS3, free_loopback_ports, start_seaweed
 from fixtures.standin import (
     S3_SETTINGS_MODULE,
     StandinServer,
+    accel_secret_of,
     login_session,
     prepare_database,
     standin_env,
     start_standin,
+    write_accel_secret,
     write_aws_files,
 )
 
@@ -215,6 +217,9 @@ def standin_factory(
         if cache_key in running:
             return running[cache_key]
         workdir = tmp_path_factory.mktemp(f"standin_{mode or 'upstream'}")
+        if config is not None and "ACCEL_SECRET_FILE" not in config:
+            # As the role sets it: nginx_factory's nginx sends the same secret.
+            config["ACCEL_SECRET_FILE"] = str(write_accel_secret(workdir / "accel_secret"))
         aws_files = write_aws_files(
             workdir / "aws", s3_server.reader.access_key, s3_server.reader.secret_key, s3_server.region
         )
@@ -264,7 +269,11 @@ def nginx_factory(
         variables = {"seqr_s3_mode": mode, "seqr_s3_endpoint_url": s3_server.endpoint_url, **role_vars}
         try:
             server = start_nginx(
-                tmp_path_factory.mktemp("nginx"), upstream, free_loopback_ports(1)[0], variables
+                tmp_path_factory.mktemp("nginx"),
+                upstream,
+                free_loopback_ports(1)[0],
+                variables,
+                accel_secret=accel_secret_of(standin.env),
             )
         except NginxUnavailable as e:
             pytest.skip(f"nginx stack unavailable: {e}")

@@ -25,9 +25,9 @@ def main() -> None:
     signed: list[str] = []
     real_sign = s3._sign
 
-    def watched_sign(settings_: Any, path: Any, method: str) -> tuple[str, str]:
+    def watched_sign(settings_: Any, path: Any, method: str, overrides: Any) -> tuple[str, str]:
         signed.append(method)
-        return real_sign(settings_, path, method)
+        return real_sign(settings_, path, method, overrides)
 
     s3._sign = watched_sign
     path = paths.parse_s3_path(bam)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from fixtures.standin import accel_secret_of
 from s3_track_support import RANGE_BATTERY, RangeCase, Stack, seqr_s3_config, start_private_standin, track_url
 
 PROJECT_1 = "R0001_project_1"
@@ -155,10 +156,12 @@ def test_tracks_and_their_indexes(stack: Stack, s3_bucket, data_name: str, index
 
 
 def test_accel_mode_hands_nginx_a_signed_url(make_stack, s3_bucket) -> None:
-    """Straight at gunicorn (no nginx), accel mode answers with the headers the role's nginx site reads."""
+    """Straight at gunicorn with the secret nginx sends, accel mode answers with the headers the role's nginx
+    site reads."""
     standin = make_stack("accel").standin
     session = requests.Session()
     session.cookies.update(make_stack("accel").session.cookies)
+    session.headers["X-Seqr-S3-Accel-Secret"] = accel_secret_of(standin.env)
     response = session.get(track_url(standin.base_url, PROJECT_1, s3_bucket["bam"].s3_path), timeout=30)
     assert response.status_code == 200
     assert response.content == b""

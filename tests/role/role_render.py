@@ -19,6 +19,9 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ROLE_DIR = REPO_ROOT / "roles" / "seqr_s3"
 FILTER_PLUGIN = REPO_ROOT / "filter_plugins" / "seqr_s3_filters.py"
+# The headers-more module as Debian installs it (libnginx-mod-http-headers-more-filter), by absolute path: the
+# package's own load_module line is relative to nginx's prefix, which tests replace with their own.
+DEBIAN_MODULES = "/usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so"
 
 
 def load_filters() -> Any:
@@ -84,11 +87,14 @@ def render_template(
 
 
 def nginx_main_config(prefix: Path, site_file: Path, http_extra: str = "") -> str:
-    """A main nginx.conf shaped like Debian's (sendfile and tcp_nopush on) that includes one site file.
+    """A main nginx.conf shaped like Debian's (the headers-more module loaded, sendfile and tcp_nopush
+    on) that includes one site file. The site's accel location needs the headers-more module
+    (libnginx-mod-http-headers-more-filter, installed by scripts/setup.sh as the role installs it on hosts).
 
     ``http_extra`` goes into the http block before the site (bench/ adds a timing log_format this way).
     """
     return (
+        f"load_module {DEBIAN_MODULES};\n"
         f"pid {prefix}/nginx.pid;\n"
         f"error_log {prefix}/error.log;\n"
         "events { worker_connections 64; }\n"

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from role_render import ROLE_DIR, nginx_test, render_template
+from role_render import DEBIAN_MODULES, ROLE_DIR, nginx_test, render_template
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx binary missing (make setup)")
 
@@ -152,7 +152,7 @@ def test_accel_location_verifies_s3_tls_against_the_os_bundle() -> None:
         "proxy_http_version 1.1;",
         "proxy_buffering on;",
         "proxy_intercept_errors on;",
-        "proxy_hide_header x-amz-request-id;",
+        "more_clear_headers 'x-amz-*' 'x-rgw-*'",
     ):
         assert directive in block
 
@@ -193,7 +193,7 @@ def test_role_single_site_check_accepts_good_and_rejects_bad(tmp_path: Path) -> 
 
     def check(candidate: Path) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(script), str(candidate), "/etc/nginx/mime.types"],
+            [str(script), str(candidate), "/etc/nginx/mime.types", "", DEBIAN_MODULES],
             capture_output=True,
             text=True,
             timeout=60,

@@ -24,7 +24,7 @@ import requests
 from fixtures.nginx import start_nginx
 from fixtures.seaweed import free_loopback_ports
 from loopback_servers import serving_in_threads
-from role_render import REPO_ROOT, ROLE_DIR, nginx_test, render_template
+from role_render import DEBIAN_MODULES, REPO_ROOT, ROLE_DIR, nginx_test, render_template
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx binary missing (make setup)")
 
@@ -82,7 +82,7 @@ def test_single_site_check_hands_the_cache_folder_to_nginxs_user(tmp_path: Path)
         )
         script = ROLE_DIR / "files" / "nginx-test-site"
         done = subprocess.run(
-            [str(script), str(candidate), "/etc/nginx/mime.types", "www-data"],
+            [str(script), str(candidate), "/etc/nginx/mime.types", "www-data", DEBIAN_MODULES],
             capture_output=True,
             text=True,
             timeout=60,

@@ -7,6 +7,7 @@ silently fail to load in the browser. Unknown keys are errors for the same reaso
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
@@ -18,6 +19,8 @@ ADDRESSING_STYLES = ("auto", "path", "virtual")
 # SigV4 presigned URLs cannot live longer than seven days.
 MAX_PRESIGN_EXPIRY = 7 * 24 * 3600
 MAX_CHUNK_SIZE = 64 * 1024 * 1024
+# The shared secret nginx proves itself with (ACCEL_SECRET_FILE): at least this many characters.
+MIN_ACCEL_SECRET_LENGTH = 32
 
 
 class ConfigError(ValueError):
@@ -51,6 +54,8 @@ class S3Settings:
     accel_location: str = "/_seqr_s3_internal/"
     connect_timeout: float = 5
     read_timeout: float = 30
+    # The per-host secret the role's nginx sends in ACCEL_SECRET_HEADER (read from ACCEL_SECRET_FILE).
+    accel_secret: Optional[str] = field(default=None, repr=False)
 
     def is_allowed(self, bucket: str, key: str) -> bool:
         """True when some ALLOWED_PREFIXES entry covers the object; an empty list allows nothing."""
@@ -69,6 +74,7 @@ _KEYS = (
     "ACCEL_LOCATION",
     "CONNECT_TIMEOUT",
     "READ_TIMEOUT",
+    "ACCEL_SECRET_FILE",
 )
 
 
@@ -141,6 +147,27 @@ def _accel_location(raw: dict[str, Any]) -> str:
     return value
 
 
+def _accel_secret(raw: dict[str, Any]) -> Optional[str]:
+    """The secret the role's nginx sends with every request it proxies to seqr. Without one, no request can
+    show it came through nginx, so accel mode answers every read as proxy mode does (checks.W001 says so)."""
+    value = raw.get("ACCEL_SECRET_FILE")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise _fail("ACCEL_SECRET_FILE", f"must be an absolute path or None; got {value!r}")
+    try:
+        secret = Path(value).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        # The message names the file and the reason, never its content.
+        raise _fail("ACCEL_SECRET_FILE", f"cannot be read ({type(error).__name__}): {value}") from None
+    if len(secret) < MIN_ACCEL_SECRET_LENGTH or not secret.isalnum():
+        raise _fail(
+            "ACCEL_SECRET_FILE",
+            f"must hold one line of at least {MIN_ACCEL_SECRET_LENGTH} letters and digits: {value}",
+        )
+    return secret
+
+
 def parse_settings(raw: Any) -> S3Settings:
     """Validate a SEQR_S3 dict (None: all defaults) and return the typed settings, or raise ConfigError."""
     if raw is None:
@@ -163,6 +190,7 @@ def parse_settings(raw: Any) -> S3Settings:
         accel_location=_accel_location(raw),
         connect_timeout=_number(raw, "CONNECT_TIMEOUT", 5, 0.1, 600, integer=False),
         read_timeout=_number(raw, "READ_TIMEOUT", 30, 0.1, 3600, integer=False),
+        accel_secret=_accel_secret(raw),
     )
 
 

@@ -290,23 +290,45 @@ def get_object(
     return _call(settings, path, "read", "get_object", **params)
 
 
-def presign(settings: S3Settings, path: S3Path, method: str = "GET") -> tuple[str, str]:
+def presign(
+    settings: S3Settings,
+    path: S3Path,
+    method: str = "GET",
+    content_type: Optional[str] = None,
+    content_disposition: Optional[str] = None,
+) -> tuple[str, str]:
     """Presign a GET (or HEAD) of the object and return the URL and the Host header it was signed for.
+
+    ``content_type`` / ``content_disposition``: what S3 must answer with instead of the object's stored
+    metadata (response-content-type / response-content-disposition, part of the signature), for URLs a
+    browser opens itself (redirect mode).
 
     The HTTP method is part of a SigV4 signature, so a HEAD request needs a URL presigned for HEAD. A URL
     signed less than PRESIGN_REUSE_FRACTION of PRESIGN_EXPIRY ago for the same object, method and client
     settings is returned again instead of signing anew.
     """
-    cache_key = (*_client_key(settings), settings.presign_expiry, path.bucket, path.key, method)
+    overrides = {}
+    if content_type is not None:
+        overrides["ResponseContentType"] = content_type
+    if content_disposition is not None:
+        overrides["ResponseContentDisposition"] = content_disposition
+    cache_key = (
+        *_client_key(settings),
+        settings.presign_expiry,
+        path.bucket,
+        path.key,
+        method,
+        tuple(sorted(overrides.items())),
+    )
     remembered = _presigned_urls.get(cache_key)
     if remembered is not None:
         return remembered
-    url, host = _sign(settings, path, method)
+    url, host = _sign(settings, path, method, overrides)
     _presigned_urls.put(cache_key, (url, host), settings.presign_expiry * PRESIGN_REUSE_FRACTION)
     return url, host
 
 
-def _sign(settings: S3Settings, path: S3Path, method: str) -> tuple[str, str]:
+def _sign(settings: S3Settings, path: S3Path, method: str, overrides: dict[str, str]) -> tuple[str, str]:
     """botocore's presigning (no network): the URL and the Host it was signed for."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -314,7 +336,9 @@ def _sign(settings: S3Settings, path: S3Path, method: str) -> tuple[str, str]:
     client = get_client(settings)
     try:
         url = client.generate_presigned_url(
-            client_method, Params={"Bucket": path.bucket, "Key": path.key}, ExpiresIn=settings.presign_expiry
+            client_method,
+            Params={"Bucket": path.bucket, "Key": path.key, **overrides},
+            ExpiresIn=settings.presign_expiry,
         )
     except (BotoCoreError, ClientError) as error:
         mapped = translate_error(error, path, "presign")

@@ -7,10 +7,16 @@
 
 Range handling in proxy mode follows RFC 9110 (see ranges.py); in accel and redirect modes S3 answers the
 client's Range itself.
+
+Every mode answers reads as application/octet-stream with nosniff, whatever Content-Type the object was
+stored with (an object stored as text/html must never render on seqr's origin). accel answers only requests
+that carry the per-host secret the role's nginx sends (ACCEL_SECRET_FILE); any other request, e.g. one sent
+straight to gunicorn's port, gets a proxy-mode answer and never sees a presigned URL.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Iterator
 from typing import Any, Optional
@@ -28,7 +34,13 @@ logger = logging.getLogger(__name__)
 ACCEL_URL_HEADER = "X-Seqr-S3-Url"
 ACCEL_HOST_HEADER = "X-Seqr-S3-Host"
 ACCEL_RANGE_HEADER = "X-Seqr-S3-Range"
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
+# Reads are bytes for igv.js: never the object's stored Content-Type (it could be text/html with a <script>).
+READ_CONTENT_TYPE = "application/octet-stream"
+# Asked of S3 in redirect mode, so a read opened as a page is saved, never shown.
+READ_CONTENT_DISPOSITION = "attachment"
+# The header the role's nginx sets on every request it proxies to seqr (clients' copies are replaced).
+ACCEL_SECRET_HEADER = "X-Seqr-S3-Accel-Secret"  # noqa: S105 (a header name, not a secret)
+_ACCEL_SECRET_META = "HTTP_" + ACCEL_SECRET_HEADER.upper().replace("-", "_")
 
 
 def error_response(status: int, message: str) -> JsonResponse:
@@ -52,13 +64,24 @@ def serve_track(request: HttpRequest, requested: str, project_guid: Optional[str
     except AccessRefused as error:
         return error_response(error.status, str(error))
     try:
-        if settings.mode == "accel":
+        if settings.mode == "accel" and came_through_nginx(request, settings):
             return accel_response(request, settings, path)
         if settings.mode == "redirect":
             return redirect_response(request, settings, path)
         return proxy_response(request, settings, path)
     except s3.S3Error as error:
         return error_response(error.status, str(error))
+
+
+def came_through_nginx(request: HttpRequest, settings: S3Settings) -> bool:
+    """True when the request carries the per-host secret the role's nginx sets (compared in constant time).
+
+    nginx replaces any copy a client sends, so only nginx can produce it; a request straight to gunicorn's
+    port cannot, and gets a proxy-mode answer instead of a presigned URL."""
+    if settings.accel_secret is None:
+        return False
+    sent = request.META.get(_ACCEL_SECRET_META, "")
+    return hmac.compare_digest(sent.encode("utf-8", "replace"), settings.accel_secret.encode("ascii"))
 
 
 def accel_response(request: HttpRequest, settings: S3Settings, path: S3Path) -> HttpResponse:
@@ -90,7 +113,13 @@ def redirect_response(request: HttpRequest, settings: S3Settings, path: S3Path) 
 
     The client repeats its own method at the new URL, and SigV4 signs the method: a HEAD gets a HEAD URL.
     """
-    url, _ = s3.presign(settings, path, method=request.method or "GET")
+    url, _ = s3.presign(
+        settings,
+        path,
+        method=request.method or "GET",
+        content_type=READ_CONTENT_TYPE,
+        content_disposition=READ_CONTENT_DISPOSITION,
+    )
     response = HttpResponseRedirect(url)
     # The URL carries a short-lived signature: keep it out of shared caches.
     response["Cache-Control"] = "private, no-store"
@@ -147,6 +176,9 @@ class S3BodyStream:
 
 def _object_headers(response: HttpResponse, info: s3.ObjectInfo) -> None:
     response["Accept-Ranges"] = "bytes"
+    # The type is ours (READ_CONTENT_TYPE), and the browser must not guess another.
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = READ_CONTENT_DISPOSITION
     if info.etag:
         response["ETag"] = info.etag
     if info.last_modified is not None:
@@ -207,7 +239,7 @@ def _proxy_after_head(request: HttpRequest, settings: S3Settings, path: S3Path) 
     ):
         range_header = None
     decision = ranges.decide(range_header, info.size)
-    content_type = info.content_type or DEFAULT_CONTENT_TYPE
+    content_type = READ_CONTENT_TYPE
 
     if decision.kind == ranges.UNSATISFIABLE:
         response = HttpResponse(b"", status=416, content_type=content_type)
@@ -237,7 +269,7 @@ def _streamed_answer(
     response = StreamingHttpResponse(
         stream,
         status=206 if byte_range is not None else 200,
-        content_type=info.content_type or DEFAULT_CONTENT_TYPE,
+        content_type=READ_CONTENT_TYPE,
     )
     return _with_range_headers(response, info, byte_range)
 
