@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 apt_packages=(
   nginx                      # the site under test, on loopback and in the seqr host
+  libnginx-mod-http-headers-more-filter  # the accel location clears the store's x-amz-* headers by prefix
   podman runc debootstrap    # Molecule's systemd containers and their locally built image
   uidmap slirp4netns iptables containernetworking-plugins
   chromium fonts-liberation  # igv.js in a real browser

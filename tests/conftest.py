@@ -27,7 +27,14 @@ from typing import Any
 import pytest
 import requests
 from fixtures.nginx import NginxServer, NginxUnavailable, start_nginx
-from fixtures.reads import ReadsFixture, make_reads, write_large_file
+from fixtures.reads import (
+    HOSTILE_BODY,
+    HOSTILE_KEY,
+    HOSTILE_UPLOAD,
+    ReadsFixture,
+    make_reads,
+    write_large_file,
+)
 from fixtures.seaweed import SeaweedS3, free_loopback_ports, start_seaweed
 from fixtures.standin import (
     S3_SETTINGS_MODULE,
@@ -141,6 +148,10 @@ def s3_bucket(
     for logical_name, (key, local_path) in _fixture_files(reads, large_file).items():
         client.upload_file(str(local_path), BUCKET, key)  # multipart for the large one, streamed from disk
         objects[logical_name] = S3Object(key=key, local_path=local_path)
+    hostile_file = tmp_path_factory.mktemp("hostile") / "hostile_page.bam"
+    hostile_file.write_bytes(HOSTILE_BODY)
+    client.put_object(Bucket=BUCKET, Key=HOSTILE_KEY, Body=HOSTILE_BODY, **HOSTILE_UPLOAD)
+    objects["hostile_page"] = S3Object(key=HOSTILE_KEY, local_path=hostile_file)
     return S3Bucket(name=BUCKET, server=s3_server, objects=objects)
 
 
@@ -171,6 +182,7 @@ def standin_data(s3_bucket: S3Bucket, reads: ReadsFixture) -> StandinData:
         _individual_sample("large", "F_p1", s3_bucket["large"].s3_path),
         _individual_sample("private", "F_p1", s3_bucket["private_bam"].s3_path),
         _individual_sample("local", "F_p1", str(reads.bam)),
+        _individual_sample("hostile_page", "F_p1", s3_bucket["hostile_page"].s3_path),
     ]
     project_2_rows = [_individual_sample("p2_bam", "F_p2", s3_bucket["project2_bam"].s3_path)]
     rows = project_1_rows + project_2_rows
