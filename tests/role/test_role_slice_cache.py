@@ -9,7 +9,6 @@ cache key ignores the signature, and a small store records what reached it.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import pwd
 import shutil
@@ -24,7 +23,9 @@ import requests
 from fixtures.nginx import start_nginx
 from fixtures.seaweed import free_loopback_ports
 from loopback_servers import serving_in_threads
-from role_render import DEBIAN_MODULES, REPO_ROOT, ROLE_DIR, nginx_test, render_template
+from role_playbook import changed_count as _changed
+from role_playbook import run_role_tasks as _run_role_tasks
+from role_render import DEBIAN_MODULES, ROLE_DIR, nginx_test, render_template
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx binary missing (make setup)")
 
@@ -236,43 +237,6 @@ def test_store_errors_are_asked_again_every_time(cached_site: tuple[str, Seen]) 
 
 
 # --- The role's tasks for the cache folder, run on this machine by ansible-playbook -------------------------
-
-PLAY = """- hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: Run one task file of the role
-      ansible.builtin.include_role:
-        name: seqr_s3
-        tasks_from: {tasks}
-"""
-
-
-def _run_role_tasks(tasks: str, variables: dict, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
-    playbook = tmp_path / f"play_{tasks}"
-    playbook.write_text(PLAY.format(tasks=tasks))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    ansible = Path(REPO_ROOT / ".venv" / "bin" / "ansible-playbook")
-    return subprocess.run(
-        [
-            str(ansible) if ansible.exists() else "ansible-playbook",
-            str(playbook),
-            "-e",
-            json.dumps(variables),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO_ROOT,
-        env=env,
-        check=False,
-    )
-
-
-def _changed(output: str) -> int:
-    recap = output[output.rindex("PLAY RECAP") :]
-    return int(recap.split("changed=")[1].split()[0])
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the folder belongs to nginx's user: needs root")
