@@ -223,6 +223,20 @@ def test_check_fails_on_an_invalid_setting(standin_factory) -> None:
     assert "(seqr_s3.E004) seqr_s3 configuration is invalid: SEQR_S3['MODE'] must be one of" in result.stderr
 
 
+def test_check_warns_about_accel_without_nginxs_secret(standin_factory) -> None:
+    """accel without ACCEL_SECRET_FILE cannot tell nginx from a direct caller: every read is streamed, and
+    `manage.py check` says so (a warning: seqr still works, only slower)."""
+    config = json.loads(standin_factory("accel").env["SEQR_S3_TEST_CONFIG"])
+    config.pop("ACCEL_SECRET_FILE")
+    env = {**standin_factory("accel").env, "SEQR_S3_TEST_CONFIG": json.dumps(config)}
+    result = _check(env, STANDIN_DIR)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "(seqr_s3.W001) seqr_s3 is in accel mode without ACCEL_SECRET_FILE" in result.stderr
+    with_secret = _check(standin_factory("accel").env, STANDIN_DIR)
+    assert with_secret.returncode == 0
+    assert "W001" not in with_secret.stderr
+
+
 def test_the_operator_command(standin_factory, s3_bucket) -> None:
     env = standin_factory("proxy").env
     ok = manage(env, "seqr_s3_check", s3_bucket["bam"].s3_path, s3_bucket["unicode_bam"].s3_path)

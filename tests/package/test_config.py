@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -104,3 +105,36 @@ def test_mistakes_name_the_key(raw: Any, message: str) -> None:
 )
 def test_index_paths_map_back_to_their_data_files(requested: str, sources: set[str]) -> None:
     assert candidate_sources(requested) == sources
+
+
+def test_accel_secret_is_read_from_its_file_and_never_shown(tmp_path: Path) -> None:
+    secret = "a1B2" * 16
+    secret_file = tmp_path / "accel_secret"
+    secret_file.write_text(secret + "\n")
+    settings = parse_settings({"ACCEL_SECRET_FILE": str(secret_file)})
+    assert settings.accel_secret == secret
+    assert secret not in repr(settings)
+    assert parse_settings({}).accel_secret is None
+
+
+@pytest.mark.parametrize(
+    ("content", "path", "message"),
+    [
+        (None, "relative/secret", "SEQR_S3['ACCEL_SECRET_FILE'] must be an absolute path or None"),
+        (None, "{tmp}/missing", "SEQR_S3['ACCEL_SECRET_FILE'] cannot be read (FileNotFoundError)"),
+        ("short1234\n", "{tmp}/secret", "must hold one line of at least 32 letters and digits"),
+        ("x" * 40 + " y\n", "{tmp}/secret", "must hold one line of at least 32 letters and digits"),
+    ],
+    ids=["relative", "missing", "short", "not-one-word"],
+)
+def test_a_bad_accel_secret_file_is_named_without_its_content(
+    tmp_path: Path, content: str | None, path: str, message: str
+) -> None:
+    secret_path = path.format(tmp=tmp_path)
+    if content is not None:
+        Path(secret_path).write_text(content)
+    with pytest.raises(ConfigError) as raised:
+        parse_settings({"ACCEL_SECRET_FILE": secret_path})
+    assert message in str(raised.value)
+    if content is not None:
+        assert content.strip() not in str(raised.value)
