@@ -213,3 +213,25 @@ def test_redhat_paths_render_with_their_ca_bundle() -> None:
     variables = role_variables(RESOLVER, os_family="RedHat")
     site = jinja_environment().get_template("nginx_site.conf.j2").render(variables)
     assert "proxy_ssl_trusted_certificate /etc/pki/tls/certs/ca-bundle.crt;" in site
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {},
+        {"seqr_s3_nginx_s3_keepalive_servers": ["s3.example.org:443"]},
+        {"seqr_s3_nginx_slice_cache": True, "seqr_s3_nginx_slice_cache_path": "/var/cache/seqr_s3_nginx"},
+    ],
+    ids=["resolver", "keepalive-pool", "slice-cache"],
+)
+def test_no_block_that_fetches_a_signed_url_writes_nginx_error_lines(variables: dict) -> None:
+    """nginx's error lines name the upstream URL with its query: wherever nginx fetches the presigned URL,
+    error logging is off (issue 13, 5); the client's request and status stay in the access log."""
+    site = render_template("nginx_site.conf.j2", {**RESOLVER, **variables})
+    fetches = [
+        m.start() for m in re.finditer(r"proxy_pass (\$seqr_s3_signed_url|https?://seqr_s3_store)", site)
+    ]
+    assert fetches, site
+    for at in fetches:
+        location = site[at : site.index("\n    }", at)]
+        assert "error_log stderr emerg;" in location, location
