@@ -11,25 +11,14 @@
 // Output (stdout, JSON): {"pages": [{url, status, contentType, title, download, error}], "requests": [urls]}.
 // Exit status: 0 the pages were opened (whatever they showed), 1 the browser could not be run, 2 bad input.
 
-import { readFileSync } from 'node:fs';
-
-import { DEFAULT_CHROMIUM, launchChromium } from './chromium.mjs';
+import { DEFAULT_CHROMIUM, InputError, checkedCookies, launchChromium, readJsonObject } from './chromium.mjs';
 
 // Failure guard per page, not an assertion on timing.
 const DEFAULT_TIMEOUT_MS = 60_000;
 
-class InputError extends Error {}
-
 function readRequest() {
-  let request;
-  try {
-    request = JSON.parse(readFileSync(0, 'utf8'));
-  } catch (error) {
-    throw new InputError(`stdin must be one JSON object: ${error.message}`);
-  }
-  if (typeof request !== 'object' || request === null || !Array.isArray(request.pages) || !request.pages.length) {
-    throw new InputError('stdin must be a JSON object with a non-empty "pages" list');
-  }
+  const request = readJsonObject();
+  if (!Array.isArray(request.pages) || !request.pages.length) throw new InputError('"pages" must be a non-empty list');
   const pages = request.pages.map((page) => {
     try {
       return { url: new URL(page.url), html: typeof page.html === 'string' ? page.html : null };
@@ -37,13 +26,9 @@ function readRequest() {
       throw new InputError(`"url" is not an absolute URL: ${JSON.stringify(page?.url)}`);
     }
   });
-  const cookies = request.cookies ?? [];
-  if (!Array.isArray(cookies) || !cookies.every((c) => typeof c?.name === 'string' && typeof c?.value === 'string')) {
-    throw new InputError('"cookies" must be a list of {"name": string, "value": string}');
-  }
   return {
     pages,
-    cookies,
+    cookies: checkedCookies(request),
     chromium: request.chromium ?? DEFAULT_CHROMIUM,
     timeoutMs: Number.isInteger(request.timeoutMs) ? request.timeoutMs : DEFAULT_TIMEOUT_MS,
   };

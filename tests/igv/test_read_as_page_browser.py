@@ -9,35 +9,18 @@ control: there the script runs (title changes, probe requested), so the check ca
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from fixtures.reads import HOSTILE_BODY, HOSTILE_PROBE
-from igv_css_support import DRIVER_TIMEOUT_SECONDS, REPO_ROOT
+from igv_css_support import REPO_ROOT, run_browser_driver
 
 PAGE_DRIVER = REPO_ROOT / "scripts" / "igv_css_hashes" / "open_as_page.mjs"
 PROJECT = "R0001_project_1"
 CONTROL_PATH = "/seqr-s3-control-page"
 SCRIPT_TITLE = "script ran"
-
-
-def open_as_pages(pages: list[dict[str, str]], cookies: dict[str, str]) -> dict[str, Any]:
-    """Run scripts/igv_css_hashes/open_as_page.mjs; its JSON report (what each page became, every request)."""
-    request = {"pages": pages, "cookies": [{"name": n, "value": v} for n, v in cookies.items()]}
-    completed = subprocess.run(
-        ["node", str(PAGE_DRIVER)],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        timeout=DRIVER_TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert completed.returncode == 0, f"the browser driver failed:\n{completed.stderr}"
-    return json.loads(completed.stdout)
 
 
 @pytest.mark.parametrize("mode", ["accel", "proxy", "redirect"])
@@ -53,10 +36,8 @@ def test_a_read_stored_as_html_runs_no_script(
     read_url = f"{nginx.base_url}/api/project/{PROJECT}/igv_track/" + quote(
         s3_bucket["hostile_page"].s3_path, safe=""
     )
-    report = open_as_pages(
-        [{"url": read_url}, {"url": nginx.base_url + CONTROL_PATH, "html": HOSTILE_BODY.decode()}],
-        dict(session.cookies.items()),
-    )
+    pages = [{"url": read_url}, {"url": nginx.base_url + CONTROL_PATH, "html": HOSTILE_BODY.decode()}]
+    report = run_browser_driver(PAGE_DRIVER, {"pages": pages}, dict(session.cookies.items()))
     read, control = report["pages"]
     probes = [url for url in report["requests"] if HOSTILE_PROBE in url]
 
