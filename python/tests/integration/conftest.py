@@ -1,4 +1,5 @@
-"""Stacks the seqr_s3 integration tests run against, built on the session fixtures of tests/conftest.py.
+"""Stacks the seqr_s3 integration tests run against, built on the session fixtures of
+tests/fixtures/session.py (registered for every test folder by the repository's conftest.py).
 
 A "stack" is what a browser talks to for one serving mode: the stand-in's gunicorn directly (proxy,
 redirect) or the role's nginx site in front of it (accel, where nginx does the fetching).
