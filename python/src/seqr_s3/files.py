@@ -16,7 +16,7 @@ from typing import Optional, Union
 from . import s3
 from .config import ConfigError, load_settings
 from .paths import InvalidS3Path, parse_s3_path
-from .serving import S3BodyStream
+from .s3 import S3BodyStream
 
 logger = logging.getLogger(__name__)
 

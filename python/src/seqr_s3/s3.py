@@ -1,4 +1,5 @@
-"""Everything that talks to S3: one reused boto3 client per process, HEAD/GET/presign, and error mapping.
+"""Everything that talks to S3: one reused boto3 client per process, HEAD/GET/presign, the body stream, and
+error mapping.
 
 Credentials come only from boto3's standard chain (profile files, environment, instance role, assume-role
 settings in the AWS config file); this module never sees or logs a secret. Every botocore failure is turned
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional
@@ -321,3 +323,51 @@ def _sign(settings: S3Settings, path: S3Path, method: str) -> tuple[str, str]:
         logger.warning("seqr_s3: presign %s failed: %s", path, mapped)
         raise mapped from None
     return url, urlsplit(url).netloc
+
+
+class S3BodyStream:
+    """Iterate an S3 body in CHUNK_SIZE pieces; close() (WSGI server, also on disconnect) releases it."""
+
+    def __init__(self, body: Any, chunk_size: int, path: S3Path) -> None:
+        self._body = body
+        self._chunk_size = chunk_size
+        self._path = path
+        self.bytes_read = 0
+        self.finished = False
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.closed:
+            raise StopIteration
+        try:
+            chunk = self._body.read(self._chunk_size)
+        except Exception as error:
+            mapped = translate_error(error, self._path, "stream")
+            logger.warning(
+                "seqr_s3: streaming %s broke off after %d bytes: %s", self._path, self.bytes_read, mapped
+            )
+            self.close()
+            # Headers are already sent: raising makes the server drop the connection, so the client sees a
+            # truncated answer instead of silently wrong data.
+            raise mapped from None
+        if not chunk:
+            self.finished = True
+            self.close()
+            raise StopIteration
+        self.bytes_read += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        """Release the S3 connection; safe to call more than once."""
+        if self.closed:
+            return
+        self.closed = True
+        if not self.finished:
+            # Usually the client went away (the WSGI server closes the iterator then): say so, for operators.
+            logger.info(
+                "seqr_s3: S3 stream of %s closed before its end, after %d bytes", self._path, self.bytes_read
+            )
+        self._body.close()

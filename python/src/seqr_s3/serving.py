@@ -12,7 +12,6 @@ client's Range itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any, Optional
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
@@ -95,54 +94,6 @@ def redirect_response(request: HttpRequest, settings: S3Settings, path: S3Path) 
     # The URL carries a short-lived signature: keep it out of shared caches.
     response["Cache-Control"] = "private, no-store"
     return response
-
-
-class S3BodyStream:
-    """Iterate an S3 body in CHUNK_SIZE pieces; close() (WSGI server, also on disconnect) releases it."""
-
-    def __init__(self, body: Any, chunk_size: int, path: S3Path) -> None:
-        self._body = body
-        self._chunk_size = chunk_size
-        self._path = path
-        self.bytes_read = 0
-        self.finished = False
-        self.closed = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        if self.closed:
-            raise StopIteration
-        try:
-            chunk = self._body.read(self._chunk_size)
-        except Exception as error:
-            mapped = s3.translate_error(error, self._path, "stream")
-            logger.warning(
-                "seqr_s3: streaming %s broke off after %d bytes: %s", self._path, self.bytes_read, mapped
-            )
-            self.close()
-            # Headers are already sent: raising makes the server drop the connection, so the client sees a
-            # truncated answer instead of silently wrong data.
-            raise mapped from None
-        if not chunk:
-            self.finished = True
-            self.close()
-            raise StopIteration
-        self.bytes_read += len(chunk)
-        return chunk
-
-    def close(self) -> None:
-        """Release the S3 connection; safe to call more than once."""
-        if self.closed:
-            return
-        self.closed = True
-        if not self.finished:
-            # Usually the client went away (the WSGI server closes the iterator then): say so, for operators.
-            logger.info(
-                "seqr_s3: S3 stream of %s closed before its end, after %d bytes", self._path, self.bytes_read
-            )
-        self._body.close()
 
 
 def _object_headers(response: HttpResponse, info: s3.ObjectInfo) -> None:
@@ -233,7 +184,7 @@ def _streamed_answer(
     got: dict[str, Any],
 ) -> StreamingHttpResponse:
     """A 200 (whole object) or 206 (one range) whose body is S3's answer, read in CHUNK_SIZE pieces."""
-    stream = S3BodyStream(got["Body"], settings.chunk_size, path)
+    stream = s3.S3BodyStream(got["Body"], settings.chunk_size, path)
     response = StreamingHttpResponse(
         stream,
         status=206 if byte_range is not None else 200,

@@ -25,7 +25,7 @@ from seqr_s3 import s3
 from seqr_s3.files import _gunzip, _text_lines
 from seqr_s3.patch import describe_signature
 from seqr_s3.paths import S3Path
-from seqr_s3.serving import S3BodyStream
+from seqr_s3.s3 import S3BodyStream
 
 PATH = S3Path("reads", "x.bam")
 
