@@ -10,6 +10,7 @@ connection.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +19,14 @@ from typing import Any
 
 import pytest
 from fixtures.seaweed import free_loopback_ports
-from fixtures.standin import S3_SETTINGS_MODULE, STANDIN_DIR, prepare_database, standin_env, write_aws_files
+from fixtures.standin import (
+    S3_SETTINGS_MODULE,
+    STANDIN_DIR,
+    TESTS_DIR,
+    prepare_database,
+    standin_env,
+    write_aws_files,
+)
 from s3_track_support import seqr_s3_config, silent_listener
 
 GOOD = "R0901_audit_good"
@@ -80,11 +88,15 @@ def with_config(env: dict[str, str], **overrides: Any) -> dict[str, str]:
     return {**env, "SEQR_S3_TEST_CONFIG": json.dumps(config)}
 
 
-def audit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+def audit(env: dict[str, str], *args: str, standin: Path = STANDIN_DIR) -> subprocess.CompletedProcess:
     """Run the command; output as bytes, so that object bytes would show if any were printed."""
+    return run_manage(env, standin, "seqr_s3_audit", *args)
+
+
+def run_manage(env: dict[str, str], standin: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", "seqr_s3_audit", *args],
-        cwd=STANDIN_DIR,
+        [sys.executable, "manage.py", *args],
+        cwd=standin,
         env=env,
         capture_output=True,
         timeout=120,
@@ -275,3 +287,41 @@ def test_keys_the_store_refuses(audit_env, tmp_path, s3_server) -> None:
         assert row["object"] == "denied", row
         assert "S3 denied this server access" in row["problems"][0]
     assert_nothing_secret(result, s3_server)
+
+
+def test_seqr_before_index_file_path(audit_env, tmp_path, s3_server, s3_bucket, reads) -> None:
+    """seqr before 2024-08 has no IgvSample.index_file_path: the audit looks for indexes next to each file."""
+    standin = tmp_path / "seqr_standin"
+    shutil.copytree(
+        STANDIN_DIR, standin, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__", "django_key")
+    )
+    for edited, line in (
+        ("seqr/models.py", "    index_file_path = models.TextField(null=True, blank=True)\n"),
+        ("seqr/migrations/0001_initial.py", '("index_file_path", models.TextField(blank=True, null=True)),'),
+        ("seqr/management/commands/standin_seed.py", '"index_file_path": entry.get("index_file_path"),'),
+    ):
+        text = (standin / edited).read_text()
+        assert line in text, f"the stand-in no longer contains {line!r}: update this test"
+        (standin / edited).write_text(text.replace(line, ""))
+    env = {
+        **audit_env,
+        "SEQR_STANDIN_DB": str(tmp_path / "db.sqlite3"),
+        "PYTHONPATH": f"{standin}:{TESTS_DIR}",
+    }
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text(json.dumps(_seed(s3_bucket, reads.bam)))
+    for command in (("migrate", "--noinput", "-v", "0"), ("standin_seed", str(seed_file))):
+        prepared = run_manage(env, standin, *command)
+        assert prepared.returncode == 0, text_of(prepared)
+
+    result = audit(env, "--json", standin=standin)
+    assert result.returncode == 1, text_of(result)
+    rows = rows_by_sample(report_of(result))
+    # Without the field the named indexes are unknown: the CRAM's index is found next to it, the BAM whose
+    # named index was missing now gets its .bam.bai.
+    assert rows["S_a_cram"]["index_path"] == s3_bucket["crai"].s3_path and rows["S_a_cram"]["ok"]
+    assert (
+        rows["S_b_gone_index"]["index_path"] == s3_bucket["bam_bai"].s3_path and rows["S_b_gone_index"]["ok"]
+    )
+    failing = sorted(sample for sample, row in rows.items() if not row["ok"])
+    assert failing == ["S_b_missing", "S_b_no_index", "S_b_outside", "S_c_outside"]
