@@ -24,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from seqr_s3 import s3
 from seqr_s3.config import ConfigError, S3Settings, load_settings
 from seqr_s3.management.commands.seqr_s3_check import describe_configuration
-from seqr_s3.paths import InvalidS3Path, S3Path, is_s3_path, parse_s3_path
+from seqr_s3.paths import S3_SCHEME, InvalidS3Path, S3Path, is_s3_path, parse_s3_path
 
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 100_000
@@ -269,9 +269,9 @@ def _select_samples(project: Optional[str], limit: int) -> tuple[list[dict[str, 
         raise CommandError("this is not seqr: no seqr.IgvSample model", returncode=EXIT_CANNOT_RUN) from None
     # seqr before 2024-08 has no index_file_path: its samples are audited by their file path alone.
     has_index_field = any(column.name == "index_file_path" for column in igv_sample._meta.get_fields())
-    on_s3 = Q(file_path__startswith="s3://")
+    on_s3 = Q(file_path__startswith=S3_SCHEME)
     if has_index_field:
-        on_s3 |= Q(index_file_path__startswith="s3://")
+        on_s3 |= Q(index_file_path__startswith=S3_SCHEME)
     query = igv_sample.objects.filter(on_s3)
     if project is not None:
         if not project_model.objects.filter(guid=project).exists():
