@@ -18,6 +18,16 @@ from seqr_s3.paths import InvalidS3Path, parse_s3_path
 FIRST_RANGE_BYTES = 65536
 
 
+def describe_configuration(settings: S3Settings) -> str:
+    """Name the configuration in use (never a secret), so a wrong endpoint or profile is obvious."""
+    source = s3.credential_source(settings)
+    return (
+        f"mode={settings.mode} endpoint={settings.endpoint_url or 'AWS default'} "
+        f"region={settings.region or 'from boto3 chain'} profile={settings.profile or 'default chain'} "
+        f"addressing={settings.addressing_style} credentials={source}"
+    )
+
+
 class Command(BaseCommand):
     """Check S3 read access for one or more s3:// paths; exits non-zero when any of them cannot be read."""
 
@@ -35,7 +45,7 @@ class Command(BaseCommand):
             settings = load_settings()
         except ConfigError as error:
             raise CommandError(f"SEQR_S3 is invalid: {error}") from None
-        self.stdout.write(self._describe(settings))
+        self.stdout.write(describe_configuration(settings))
         failures = 0
         for value in options["paths"]:
             verdict = self._check_one(settings, value)
@@ -45,15 +55,6 @@ class Command(BaseCommand):
             self.stderr.write(f"FAIL {value}: {verdict}")
         if failures:
             raise CommandError(f"{failures} of {len(options['paths'])} path(s) cannot be read")
-
-    def _describe(self, settings: S3Settings) -> str:
-        """Name the configuration in use (never a secret), so a wrong endpoint or profile is obvious."""
-        source = s3.credential_source(settings)
-        return (
-            f"mode={settings.mode} endpoint={settings.endpoint_url or 'AWS default'} "
-            f"region={settings.region or 'from boto3 chain'} profile={settings.profile or 'default chain'} "
-            f"addressing={settings.addressing_style} credentials={source}"
-        )
 
     def _check_one(self, settings: S3Settings, value: str) -> str | None:
         """Return None when the object can be read, otherwise why not."""
