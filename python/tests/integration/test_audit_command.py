@@ -28,6 +28,7 @@ from fixtures.standin import (
     write_aws_files,
 )
 from s3_track_support import seqr_s3_config, silent_listener
+from seqr_s3.management.commands import seqr_s3_audit
 
 GOOD = "R0901_audit_good"
 BAD = "R0902_audit_bad"
@@ -325,3 +326,11 @@ def test_seqr_before_index_file_path(audit_env, tmp_path, s3_server, s3_bucket, 
     )
     failing = sorted(sample for sample, row in rows.items() if not row["ok"])
     assert failing == ["S_b_missing", "S_b_no_index", "S_b_outside", "S_c_outside"]
+
+
+def test_index_candidates_are_the_ones_seqr_serves() -> None:
+    # igv.js asks for x.bam.bai and seqr falls back to x.bai; for CRAM it asks for x.cram.crai and seqr has no
+    # fallback, so an x.crai beside a CRAM would pass an audit and still not load.
+    assert seqr_s3_audit._implicit_index_paths("s3://b/x.bam") == ["s3://b/x.bam.bai", "s3://b/x.bai"]
+    assert seqr_s3_audit._implicit_index_paths("s3://b/x.cram") == ["s3://b/x.cram.crai"]
+    assert seqr_s3_audit._implicit_index_paths("s3://b/x.vcf.gz") == []

@@ -3,7 +3,7 @@
 For operators: every IgvSample whose file (or index file) is an ``s3://`` path, in all projects or one, is
 checked the way a browser will need it: under the SEQR_S3 allow-list, the object there (HEAD), its index where
 igv.js will ask for it (the sample's index_file_path when set, else ``x.bam.bai``/``x.bai`` for a BAM and
-``x.cram.crai``/``x.crai`` for a CRAM), and its first byte readable with seqr's own configuration and
+``x.cram.crai`` for a CRAM), and its first byte readable with seqr's own configuration and
 credentials. A table for people, ``--json`` for machines; the exit status is 0 only when every sample is fine.
 
 S3 is asked with a client of this command's own (seqr's configuration, but one attempt and short timeouts), at
@@ -35,8 +35,9 @@ AUDIT_CONNECT_TIMEOUT = 3.0
 AUDIT_READ_TIMEOUT = 10.0
 AUDIT_RETRIES = {"total_max_attempts": 1, "mode": "standard"}
 # Where the index of a file registered without index_file_path is looked for: x.bam.bai then x.bai (igv.js
-# asks for x.bam.bai, seqr answers it with x.bai when only that exists), x.cram.crai then x.crai.
-IMPLICIT_INDEXES = ((".bam", ".bai"), (".cram", ".crai"))
+# asks for x.bam.bai, seqr answers it with x.bai when only that exists); x.cram.crai only (igv.js asks for it
+# and seqr has no fallback for CRAM indexes, so an x.crai alone would not load).
+IMPLICIT_INDEXES = ((".bam", (".bam.bai", ".bai")), (".cram", (".cram.crai",)))
 
 EXIT_PROBLEMS = 1
 EXIT_CANNOT_RUN = 2
@@ -165,9 +166,10 @@ def _audit_client(settings: S3Settings) -> Any:
 
 
 def _implicit_index_paths(file_path: str) -> list[str]:
-    for suffix, index_suffix in IMPLICIT_INDEXES:
+    for suffix, index_suffixes in IMPLICIT_INDEXES:
         if file_path.endswith(suffix):
-            return [file_path + index_suffix, file_path[: -len(suffix)] + index_suffix]
+            stem = file_path[: -len(suffix)]
+            return [stem + index_suffix for index_suffix in index_suffixes]
     return []
 
 
