@@ -29,10 +29,28 @@ _registrations: ExpiringMemo[tuple[str, str], bool] = ExpiringMemo(REGISTERED_CA
 _DERIVED_INDEXES = ((".bai", ".bam"), (".crai", ".cram"), (".tbi", None))
 
 
-class AccessRefused(Exception):
-    """The path may not be served for this request; the message says which rule refused it."""
+# Which rule refused a read: named in the operator's log and the audit line, never in the user's answer.
+RULE_ALLOW_LIST = "not_under_allowed_prefixes"
+RULE_NO_PROJECT = "no_project"
+RULE_NOT_REGISTERED = "not_registered_to_project"
 
-    status = 403
+# What a refused user is told, whatever the rule: the same status and body for a path outside the allow-list,
+# one not registered to the project, and one that does not exist (no S3 request is made before the checks
+# pass), so the answer tells nothing about other projects' files or the bucket's content.
+REFUSAL_STATUS = 403
+REFUSAL_MESSAGE = "Permission Denied: this path is not an IGV track of this project that seqr may read"
+
+
+class AccessRefused(Exception):
+    """The path may not be served for this request; ``rule`` says which rule refused it, ``detail`` why (for
+    operators: logs and the audit trail)."""
+
+    status = REFUSAL_STATUS
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(detail)
+        self.rule = rule
+        self.detail = detail
 
 
 def candidate_sources(requested: str) -> set[str]:
@@ -77,16 +95,23 @@ def _query_registration(project_guid: str, requested: str) -> bool:
     return samples.filter(matches).exists()
 
 
-def check_access(settings: S3Settings, project_guid: str | None, requested: str, path: S3Path) -> None:
-    """Raise AccessRefused (and log why) unless the path is allow-listed and registered to the project."""
+def check_allowed(settings: S3Settings, path: S3Path) -> None:
+    """Raise AccessRefused unless an ALLOWED_PREFIXES entry covers the object (no S3 request either way)."""
     if not settings.is_allowed(path.bucket, path.key):
-        logger.warning("seqr_s3: refused %s for project %s: not under ALLOWED_PREFIXES", path, project_guid)
-        raise AccessRefused(
-            f"{requested} is not under an allowed S3 prefix of this seqr (SEQR_S3 ALLOWED_PREFIXES)"
-        )
-    if not project_guid:
-        logger.warning("seqr_s3: refused %s: the request names no project", path)
-        raise AccessRefused(f"{requested} can only be read through a project's IGV track URL")
-    if not is_registered_to_project(project_guid, requested):
-        logger.warning("seqr_s3: refused %s for project %s: not an IGV sample path of it", path, project_guid)
-        raise AccessRefused(f"{requested} is not an IGV track file or index of project {project_guid}")
+        raise AccessRefused(RULE_ALLOW_LIST, f"{path} is not under ALLOWED_PREFIXES")
+
+
+def check_access(settings: S3Settings, project_guid: str | None, requested: str, path: S3Path) -> None:
+    """Raise AccessRefused (and log why) unless the path is allow-listed and registered to the project.
+
+    Nothing here talks to S3: the allow-list is a string match, the registration a database query.
+    """
+    try:
+        check_allowed(settings, path)
+        if not project_guid:
+            raise AccessRefused(RULE_NO_PROJECT, f"{path}: the request names no project")
+        if not is_registered_to_project(project_guid, requested):
+            raise AccessRefused(RULE_NOT_REGISTERED, f"{path} is not an IGV sample path of the project")
+    except AccessRefused as refused:
+        logger.warning("seqr_s3: refused %s for project %s: %s", path, project_guid, refused.rule)
+        raise

@@ -50,7 +50,9 @@ class S3Settings:
     chunk_size: int = 1024 * 1024
     accel_location: str = "/_seqr_s3_internal/"
     connect_timeout: float = 5
-    read_timeout: float = 30
+    read_timeout: float = 10
+    metadata_timeout: float = 5
+    read_attempts: int = 1
 
     def is_allowed(self, bucket: str, key: str) -> bool:
         """True when some ALLOWED_PREFIXES entry covers the object; an empty list allows nothing."""
@@ -69,7 +71,14 @@ _KEYS = (
     "ACCEL_LOCATION",
     "CONNECT_TIMEOUT",
     "READ_TIMEOUT",
+    "METADATA_TIMEOUT",
+    "READ_ATTEMPTS",
 )
+# A hanging store must not hold one of seqr's few sync workers for long: no timeout may exceed these.
+MAX_CONNECT_TIMEOUT = 60
+MAX_READ_TIMEOUT = 300
+MAX_METADATA_TIMEOUT = 60
+MAX_READ_ATTEMPTS = 3
 
 
 def _fail(key: str, reason: str) -> ConfigError:
@@ -161,8 +170,10 @@ def parse_settings(raw: Any) -> S3Settings:
         presign_expiry=_number(raw, "PRESIGN_EXPIRY", 300, 1, MAX_PRESIGN_EXPIRY, integer=True),
         chunk_size=_number(raw, "CHUNK_SIZE", 1024 * 1024, 1, MAX_CHUNK_SIZE, integer=True),
         accel_location=_accel_location(raw),
-        connect_timeout=_number(raw, "CONNECT_TIMEOUT", 5, 0.1, 600, integer=False),
-        read_timeout=_number(raw, "READ_TIMEOUT", 30, 0.1, 3600, integer=False),
+        connect_timeout=_number(raw, "CONNECT_TIMEOUT", 5, 0.1, MAX_CONNECT_TIMEOUT, integer=False),
+        read_timeout=_number(raw, "READ_TIMEOUT", 10, 0.1, MAX_READ_TIMEOUT, integer=False),
+        metadata_timeout=_number(raw, "METADATA_TIMEOUT", 5, 0.1, MAX_METADATA_TIMEOUT, integer=False),
+        read_attempts=_number(raw, "READ_ATTEMPTS", 1, 1, MAX_READ_ATTEMPTS, integer=True),
     )
 
 

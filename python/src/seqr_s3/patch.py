@@ -7,7 +7,11 @@ files.py, everything else to seqr's original, arguments untouched), and
 every already-imported seqr module whose attribute is the original function object is rebound too (modules
 imported later pick the wrapper up from file_utils).
 igv_api looks ``_stream_file`` and ``does_file_exist`` up in its own namespace at call time, so rebinding them
-there reroutes fetch_igv_track, including its ``.bam.bai`` -> ``.bai`` fallback.
+there reroutes fetch_igv_track. igv_api gets a ``does_file_exist`` of its own: called by fetch_igv_track for
+an s3:// path it answers True without asking S3, so the path reaches ``_stream_file`` unchanged and serving.py
+decides the ``.bam.bai`` -> ``.bai`` fallback after the access check; called by anything else in igv_api (the
+sample registration) it is the ordinary wrapper. No wrapper makes an S3 request for a path outside
+ALLOWED_PREFIXES.
 
 Before touching anything the targets' shapes are compared with what this code was written for; when they
 differ nothing is patched and the system checks (checks.py) report why.
@@ -50,7 +54,8 @@ TARGETS = (
     Target(IGV_API, "_stream_file", "(request, path)"),
 )
 # Names fetch_igv_track must find in igv_api for the dispatch and the index fallback to go through us.
-IGV_API_NAMES = ("fetch_igv_track", "does_file_exist")
+FETCH_IGV_TRACK = "fetch_igv_track"
+IGV_API_NAMES = (FETCH_IGV_TRACK, "does_file_exist")
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,8 @@ def find_problems() -> list[Problem]:
                 )
             )
     igv_api = modules.get(IGV_API)
+    if igv_api is not None and callable(getattr(igv_api, FETCH_IGV_TRACK, None)):
+        problems.extend(fallback_problems(igv_api))
     if igv_api is not None:
         for name in IGV_API_NAMES:
             if not callable(getattr(igv_api, name, None)):
@@ -141,10 +148,33 @@ def _mark(wrapper: Callable[..., Any], original: Callable[..., Any]) -> Callable
 def _wrap_does_file_exist(original: Callable[..., Any]) -> Callable[..., Any]:
     from .files import s3_does_file_exist
 
+    signature = inspect.signature(original)
+
     def does_file_exist(file_path: Any, *args: Any, **kwargs: Any) -> Any:
         if is_s3_path(file_path):
-            return s3_does_file_exist(file_path)
+            arguments = signature.bind(file_path, *args, **kwargs)
+            return s3_does_file_exist(file_path, user=arguments.arguments.get("user"))
         return original(file_path, *args, **kwargs)
+
+    return _mark(does_file_exist, original)
+
+
+def _is_fetch_igv_track(frame: Any) -> bool:
+    """True when ``frame`` runs seqr's fetch_igv_track (the function of that name in igv_api's module)."""
+    return frame.f_code.co_name == FETCH_IGV_TRACK and frame.f_globals.get("__name__") == IGV_API
+
+
+def _wrap_igv_does_file_exist(
+    original: Callable[..., Any], general: Callable[..., Any]
+) -> Callable[..., Any]:
+    """igv_api's does_file_exist: defers fetch_igv_track's .bam.bai test for s3:// paths to serve_track."""
+
+    def does_file_exist(file_path: Any, *args: Any, **kwargs: Any) -> Any:
+        if is_s3_path(file_path) and _is_fetch_igv_track(sys._getframe(1)):
+            # fetch_igv_track has only checked the project: the access check and, after it, the fallback
+            # happen in serve_track. True keeps the path as asked; nothing is read here.
+            return True
+        return general(file_path, *args, **kwargs)
 
     return _mark(does_file_exist, original)
 
@@ -163,6 +193,7 @@ def _wrap_file_iter(original: Callable[..., Any]) -> Callable[..., Any]:
                 file_path,
                 byte_range=arguments.arguments.get("byte_range"),
                 raw_content=bool(arguments.arguments.get("raw_content")),
+                user=arguments.arguments.get("user"),
             )
         return original(file_path, *args, **kwargs)
 
@@ -218,4 +249,49 @@ def apply_patch() -> list[Problem]:
         setattr(module, target.name, wrapper)
         rebound = _rebind_everywhere(original, wrapper)
         logger.debug("seqr_s3: %s.%s patched (also in %s)", target.module, target.name, ", ".join(rebound))
+    igv_api = sys.modules[IGV_API]
+    general = sys.modules[FILE_UTILS].does_file_exist
+    if igv_api.does_file_exist is general:
+        igv_api.does_file_exist = _wrap_igv_does_file_exist(_original_of(general), general)
     return []
+
+
+def _find_code(function: Any, name: str, seen: set[int]) -> Any:
+    """The code object named ``name`` inside a (decorated) view: through __wrapped__ and closure cells."""
+    if id(function) in seen or not callable(function):
+        return None
+    seen.add(id(function))
+    code = getattr(function, "__code__", None)
+    if code is not None and code.co_name == name:
+        return code
+    for inner in [getattr(function, "__wrapped__", None)] + [
+        cell.cell_contents for cell in (getattr(function, "__closure__", None) or ()) if _has_contents(cell)
+    ]:
+        found = _find_code(inner, name, seen)
+        if found is not None:
+            return found
+    return None
+
+
+def _has_contents(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018  (an empty cell raises ValueError)
+    except ValueError:
+        return False
+    return True
+
+
+def fallback_problems(igv_api: Any) -> list[Problem]:
+    """fetch_igv_track must call does_file_exist itself: that call is how its .bam.bai test is deferred
+    until after the access check. If seqr moves it elsewhere, say so instead of asking S3 too early."""
+    code = _find_code(getattr(igv_api, FETCH_IGV_TRACK, None), FETCH_IGV_TRACK, set())
+    if code is not None and "does_file_exist" in code.co_names:
+        return []
+    return [
+        Problem(
+            "seqr_s3.E002",
+            f"seqr_s3 expects {IGV_API}.{FETCH_IGV_TRACK} to call does_file_exist for its .bam.bai fallback, "
+            "and it does not (or cannot be found behind its decorators)",
+            "seqr changed fetch_igv_track; seqr_s3 could ask S3 before its access check. Update seqr_s3.",
+        )
+    ]

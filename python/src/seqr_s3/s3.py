@@ -23,8 +23,11 @@ from .paths import S3Path
 
 logger = logging.getLogger(__name__)
 
-# Fail over fast: a track request is interactive, and a dead endpoint should become a 502 in seconds.
-_RETRY_POLICY = {"total_max_attempts": 2, "mode": "standard"}
+# A track request is interactive and seqr has few sync workers: a hanging or dead endpoint must become a 504
+# or 502 in seconds. Metadata calls (HEAD) get one attempt and METADATA_TIMEOUT; reads of bytes (GET)
+# READ_ATTEMPTS attempts of READ_TIMEOUT each (botocore retries timeouts too, so attempts multiply the wait).
+METADATA = "metadata"
+DATA = "data"
 
 _NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 _DENIED_CODES = {
@@ -76,7 +79,7 @@ class S3Unavailable(S3Error):
 
 
 class S3Timeout(S3Error):
-    """The endpoint did not answer within CONNECT_TIMEOUT/READ_TIMEOUT."""
+    """The endpoint did not answer within CONNECT_TIMEOUT and READ_TIMEOUT (METADATA_TIMEOUT for a HEAD)."""
 
     status = 504
 
@@ -102,29 +105,46 @@ PRESIGN_CACHE_ENTRIES = 1024
 _presigned_urls: ExpiringMemo[tuple[Any, ...], tuple[str, str]] = ExpiringMemo(PRESIGN_CACHE_ENTRIES)
 
 
-def _client_key(settings: S3Settings) -> tuple[Any, ...]:
+def _client_key(settings: S3Settings, purpose: str = DATA) -> tuple[Any, ...]:
     # The pid is part of the key: a client built before gunicorn forks must not be shared with workers.
     return (
         os.getpid(),
+        purpose,
         settings.profile,
         settings.region,
         settings.endpoint_url,
         settings.addressing_style,
         settings.connect_timeout,
         settings.read_timeout,
+        settings.metadata_timeout,
+        settings.read_attempts,
     )
 
 
-def get_client(settings: S3Settings) -> Any:
-    """Return this process's boto3 S3 client for these settings, building it once (it costs milliseconds)."""
-    key = _client_key(settings)
+def _timeouts(settings: S3Settings, purpose: str) -> tuple[float, int]:
+    """The read timeout and the number of attempts of one call made for ``purpose``."""
+    if purpose == METADATA:
+        return settings.metadata_timeout, 1
+    return settings.read_timeout, settings.read_attempts
+
+
+def time_bound(settings: S3Settings, purpose: str) -> float:
+    """The longest one call for ``purpose`` can wait on a silent endpoint before its 504 (seconds)."""
+    read_timeout, attempts = _timeouts(settings, purpose)
+    return attempts * (settings.connect_timeout + read_timeout)
+
+
+def get_client(settings: S3Settings, purpose: str = DATA) -> Any:
+    """Return this process's boto3 S3 client for these settings and purpose (METADATA: HEAD calls, DATA:
+    GET and presigning), building it once (it costs milliseconds)."""
+    key = _client_key(settings, purpose)
     client = _clients.get(key)
     if client is not None:
         return client
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            client = _build_client(settings)
+            client = _build_client(settings, purpose)
             _clients[key] = client
     return client
 
@@ -142,11 +162,12 @@ def forget_presigned_urls() -> None:
     _presigned_urls.clear()
 
 
-def _build_client(settings: S3Settings) -> Any:
+def _build_client(settings: S3Settings, purpose: str) -> Any:
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
 
+    read_timeout, attempts = _timeouts(settings, purpose)
     try:
         session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
         return session.client(
@@ -157,8 +178,8 @@ def _build_client(settings: S3Settings) -> Any:
                 signature_version="s3v4",
                 s3={"addressing_style": settings.addressing_style},
                 connect_timeout=settings.connect_timeout,
-                read_timeout=settings.read_timeout,
-                retries=_RETRY_POLICY,
+                read_timeout=read_timeout,
+                retries={"total_max_attempts": attempts, "mode": "standard"},
             ),
         )
     except BotoCoreError as error:
@@ -225,7 +246,7 @@ def translate_error(error: BaseException, path: Optional[S3Path], action: str) -
 def _call(settings: S3Settings, path: S3Path, action: str, method: str, **params: Any) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = get_client(settings)
+    client = get_client(settings, METADATA if method == "head_object" else DATA)
     try:
         return getattr(client, method)(Bucket=path.bucket, Key=path.key, **params)
     except (BotoCoreError, ClientError) as error:

@@ -18,7 +18,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.utils.http import http_date
 
 from . import ranges, s3
-from .access import AccessRefused, check_access
+from .access import REFUSAL_MESSAGE, REFUSAL_STATUS, AccessRefused, check_access
+from .audit import RULE_CONFIGURATION, RULE_INVALID_PATH, AuditRecord, request_fields
 from .config import ConfigError, S3Settings, load_settings
 from .paths import InvalidS3Path, S3Path, parse_s3_path
 
@@ -28,6 +29,7 @@ ACCEL_URL_HEADER = "X-Seqr-S3-Url"
 ACCEL_HOST_HEADER = "X-Seqr-S3-Host"
 ACCEL_RANGE_HEADER = "X-Seqr-S3-Range"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+BAM_BAI = ".bam.bai"
 
 
 def error_response(status: int, message: str) -> JsonResponse:
@@ -36,21 +38,53 @@ def error_response(status: int, message: str) -> JsonResponse:
 
 
 def serve_track(request: HttpRequest, requested: str, project_guid: Optional[str]) -> HttpResponse:
-    """Check access to an s3:// track path, then answer it in the configured mode; every failure is clean."""
+    """Check access to an s3:// track path, then answer it in the configured mode; every failure is clean.
+
+    No S3 request is made before seqr's project check (fetch_igv_track, before us) and ours (allow-list,
+    registration) have passed; the .bam.bai -> .bai fallback is decided here, after them. Each request
+    leaves one line on the ``seqr_s3.audit`` logger.
+    """
+    record = AuditRecord(
+        "igv_track",
+        requested,
+        getattr(request, "user", None),
+        project=project_guid,
+        **request_fields(request),
+    )
+    response = _decide_and_answer(request, requested, project_guid, record)
+    record.emit(status=response.status_code, served_range=_served_range(response))
+    return response
+
+
+def refusal_response() -> JsonResponse:
+    """The one answer for every refused path (see access.REFUSAL_MESSAGE)."""
+    return error_response(REFUSAL_STATUS, REFUSAL_MESSAGE)
+
+
+def _decide_and_answer(
+    request: HttpRequest, requested: str, project_guid: Optional[str], record: AuditRecord
+) -> HttpResponse:
     try:
         settings = load_settings()
     except ConfigError as error:
         logger.error("seqr_s3: cannot serve %s: %s", requested, error)
+        record.refuse(RULE_CONFIGURATION)
         return error_response(503, f"S3 reads are misconfigured on this server: {error}")
+    record.set(mode=settings.mode)
     try:
         path = parse_s3_path(requested)
     except InvalidS3Path as error:
+        record.refuse(RULE_INVALID_PATH)
         return error_response(400, str(error))
     try:
         check_access(settings, project_guid, requested, path)
-    except AccessRefused as error:
-        return error_response(error.status, str(error))
+    except AccessRefused as refused:
+        record.refuse(refused.rule)
+        return refusal_response()
+    record.allow(grant_seconds=settings.presign_expiry if settings.mode == "redirect" else 0)
     try:
+        path = _index_fallback(settings, project_guid, requested, path)
+        record.set(object=str(path))
         if settings.mode == "accel":
             return accel_response(request, settings, path)
         if settings.mode == "redirect":
@@ -58,6 +92,31 @@ def serve_track(request: HttpRequest, requested: str, project_guid: Optional[str
         return proxy_response(request, settings, path)
     except s3.S3Error as error:
         return error_response(error.status, str(error))
+
+
+def _index_fallback(
+    settings: S3Settings, project_guid: Optional[str], requested: str, path: S3Path
+) -> S3Path:
+    """seqr's ``.bam.bai`` -> ``.bai`` fallback, decided after the access check (fetch_igv_track's own
+    existence test is deferred to here by patch.py): the ``.bai`` is read only when the ``.bam.bai`` does not
+    exist and the ``.bai`` passes the access check itself."""
+    if not requested.endswith(BAM_BAI) or s3.object_exists(settings, path):
+        return path
+    alternative = requested[: -len(BAM_BAI)] + ".bai"
+    try:
+        alternative_path = parse_s3_path(alternative)
+        check_access(settings, project_guid, alternative, alternative_path)
+    except (InvalidS3Path, AccessRefused):
+        raise s3.S3NotFound(f"{path} does not exist", path) from None
+    logger.info("seqr_s3: %s does not exist; serving %s instead", path, alternative_path)
+    return alternative_path
+
+
+def _served_range(response: HttpResponse) -> Optional[str]:
+    """The range seqr handed on: accel's canonical Range for nginx ('' = whole object), else Content-Range."""
+    if response.has_header(ACCEL_RANGE_HEADER):
+        return response[ACCEL_RANGE_HEADER]
+    return response.get("Content-Range")
 
 
 def accel_response(request: HttpRequest, settings: S3Settings, path: S3Path) -> HttpResponse:

@@ -25,7 +25,8 @@ def main() -> None:
     def count_operation(model: Any, **_: Any) -> None:
         operations.append(model.name)
 
-    s3.get_client(settings).meta.events.register("before-call.s3", count_operation)
+    for purpose in (s3.METADATA, s3.DATA):
+        s3.get_client(settings, purpose).meta.events.register("before-call.s3", count_operation)
     factory = RequestFactory()
     results = []
     for case in given["cases"]:

@@ -4,13 +4,15 @@ take S3 away mid-test (an outage we control, without stopping the session's Seaw
 from __future__ import annotations
 
 import contextlib
+import http.client
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Optional
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 
@@ -38,14 +40,21 @@ def seqr_s3_config(mode: str, s3_server: Any, **overrides: Any) -> dict[str, Any
 
 
 def start_private_standin(
-    workdir: Path, s3_server: Any, seed: dict, config: dict[str, Any], secret_key: str, workers: int = 2
+    workdir: Path,
+    s3_server: Any,
+    seed: dict,
+    config: dict[str, Any],
+    secret_key: str,
+    workers: int = 2,
+    extra_env: Optional[dict[str, str]] = None,
 ) -> Any:
     """A stand-in of its own (the shared factory reuses one per configuration and always the right keys):
-    for a wrong secret, or one worker whose memory a test can watch."""
+    for a wrong secret, one worker whose memory a test can watch, or an audit log file (``extra_env``
+    SEQR_S3_AUDIT_LOG, see tests/standin_settings_s3.py)."""
     from fixtures.standin import prepare_database, standin_env, start_standin, write_aws_files
 
     aws_files = write_aws_files(workdir / "aws", s3_server.reader.access_key, secret_key, s3_server.region)
-    env = standin_env(workdir / "db.sqlite3", "standin_settings_s3", config, aws_files)
+    env = standin_env(workdir / "db.sqlite3", "standin_settings_s3", config, aws_files, extra=extra_env)
     prepare_database(env, seed, workdir)
     return start_standin(workdir, env, workers=workers)
 
@@ -217,3 +226,121 @@ def silent_listener() -> Iterator[socket.socket]:
         yield listener
     finally:
         listener.close()
+
+
+class RecordingS3Front:
+    """An HTTP front for the S3 server that forwards every request unchanged (Host included, so signatures
+    still match) and records its method and path: the S3 requests a test caused, counted where they land."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.requests: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._server: Optional[ThreadingHTTPServer] = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> None:
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _forward(self) -> None:
+                with front._lock:
+                    front.requests.append((self.command, unquote(urlsplit(self.path).path)))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                upstream = http.client.HTTPConnection("127.0.0.1", front.target_port, timeout=60)
+                try:
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    data = answer.read()
+                    self.send_response_only(answer.status, answer.reason)
+                    for name, value in answer.getheaders():
+                        if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
+                            self.send_header(name, value)
+                    length_header = answer.getheader("Content-Length")
+                    sent_length = length_header if self.command == "HEAD" and length_header else len(data)
+                    self.send_header("Content-Length", str(sent_length))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                finally:
+                    upstream.close()
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def recorded(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self.requests)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-connection",
+}
+
+
+class HangingStore:
+    """A loopback port that accepts TCP connections and never answers, counting the connections: an S3
+    endpoint that hangs (each botocore attempt opens a connection of its own)."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._held: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    @property
+    def connections(self) -> int:
+        with self._lock:
+            return len(self._held)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                self._held.append(connection)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        with self._lock:
+            for connection in self._held:
+                connection.close()

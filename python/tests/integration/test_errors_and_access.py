@@ -22,6 +22,7 @@ from s3_track_support import (
     start_private_standin,
     track_url,
 )
+from seqr_s3.access import REFUSAL_MESSAGE
 
 PROJECT_1 = "R0001_project_1"
 PROJECT_2 = "R0002_project_2"
@@ -38,23 +39,28 @@ def error_of(response: requests.Response) -> str:
 def test_outside_the_allow_list_is_refused_and_logged(stack: Stack, s3_bucket) -> None:
     # private/other.bam IS registered to project 1, but lies outside ALLOWED_PREFIXES.
     response = get(stack, PROJECT_1, s3_bucket["private_bam"].s3_path)
-    assert response.status_code == 403
-    assert "not under an allowed S3 prefix" in error_of(response)
-    assert "refused s3://seqr-reads/private/other.bam" in stack.standin.log_text()
+    assert (response.status_code, error_of(response)) == (403, REFUSAL_MESSAGE)
+    # The user is told nothing specific; the operator's log names the rule.
+    assert (
+        "refused s3://seqr-reads/private/other.bam for project R0001_project_1: not_under_allowed_prefixes"
+        in stack.standin.log_text()
+    )
 
 
 def test_a_path_of_another_project_is_refused(stack: Stack, s3_bucket) -> None:
     # The collaborator may view project 1; project 2's reads are in the same bucket and allowed prefix.
     response = get(stack, PROJECT_1, s3_bucket["project2_bam"].s3_path, Range="bytes=0-99")
-    assert response.status_code == 403
-    assert f"is not an IGV track file or index of project {PROJECT_1}" in error_of(response)
+    assert (response.status_code, error_of(response)) == (403, REFUSAL_MESSAGE)
     assert b"BAM" not in response.content
+    assert (
+        f"refused {s3_bucket['project2_bam'].s3_path} for project {PROJECT_1}: not_registered_to_project"
+        in stack.standin.log_text()
+    )
 
 
 def test_an_unregistered_object_under_the_prefix_is_refused(stack: Stack, s3_bucket) -> None:
     response = get(stack, PROJECT_1, s3_bucket["fasta"].s3_path)
-    assert response.status_code == 403
-    assert "not an IGV track file or index" in error_of(response)
+    assert (response.status_code, error_of(response)) == (403, REFUSAL_MESSAGE)
 
 
 def test_the_owning_project_is_served(make_stack, seeded_session, s3_bucket) -> None:

@@ -193,8 +193,17 @@ def _check(env: dict[str, str], standin: Path, prelude: str = "") -> subprocess.
             "(seqr_s3.E002) seqr_s3 patch target seqr.utils.file_utils.does_file_exist has signature "
             "(file_path), expected (file_path, user=None)",
         ),
+        (
+            # The .bam.bai test moved out of fetch_igv_track: its existence test could no longer be deferred
+            # until after seqr_s3's access check, so the patch refuses instead of asking S3 too early.
+            "seqr/views/apis/igv_api.py",
+            "and not does_file_exist(igv_track_path, user=request.user):",
+            "and not _index_exists(igv_track_path, request.user):",
+            "(seqr_s3.E002) seqr_s3 expects seqr.views.apis.igv_api.fetch_igv_track to call does_file_exist "
+            "for its .bam.bai fallback",
+        ),
     ],
-    ids=["stream_file_renamed", "file_iter_signature", "does_file_exist_signature"],
+    ids=["stream_file_renamed", "file_iter_signature", "does_file_exist_signature", "index_fallback_moved"],
 )
 def test_check_fails_naming_a_changed_seqr(
     standin_factory, tmp_path: Path, edit_file: str, old: str, new: str, expected: str

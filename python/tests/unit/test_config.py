@@ -17,7 +17,8 @@ def test_defaults_match_the_contract() -> None:
     assert settings.presign_expiry == 300
     assert settings.chunk_size == 1048576
     assert settings.accel_location == "/_seqr_s3_internal/"
-    assert (settings.connect_timeout, settings.read_timeout) == (5, 30)
+    assert (settings.connect_timeout, settings.read_timeout) == (5, 10)
+    assert (settings.metadata_timeout, settings.read_attempts) == (5, 1)
     assert settings.addressing_style == "auto"
 
 
@@ -35,8 +36,12 @@ def test_a_full_setting() -> None:
             "ACCEL_LOCATION": "/_internal_s3/",
             "CONNECT_TIMEOUT": 1.5,
             "READ_TIMEOUT": 10,
+            "METADATA_TIMEOUT": 2,
+            "READ_ATTEMPTS": 2,
         }
     )
+    assert (settings.connect_timeout, settings.read_timeout) == (1.5, 10)
+    assert (settings.metadata_timeout, settings.read_attempts) == (2, 2)
     assert settings.allowed_prefixes == (
         AllowedPrefix("reads", "project-a/"),
         AllowedPrefix("whole-bucket", ""),
@@ -83,6 +88,12 @@ def test_empty_allow_list_allows_nothing() -> None:
         ({"ACCEL_LOCATION": "/internal"}, "SEQR_S3['ACCEL_LOCATION'] must be a location path"),
         ({"CONNECT_TIMEOUT": -1}, "SEQR_S3['CONNECT_TIMEOUT'] must be between"),
         ({"READ_TIMEOUT": None}, "SEQR_S3['READ_TIMEOUT'] must be a number; got None"),
+        ({"CONNECT_TIMEOUT": 61}, "SEQR_S3['CONNECT_TIMEOUT'] must be between 0.1 and 60; got 61"),
+        ({"READ_TIMEOUT": 3600}, "SEQR_S3['READ_TIMEOUT'] must be between 0.1 and 300; got 3600"),
+        ({"METADATA_TIMEOUT": 0}, "SEQR_S3['METADATA_TIMEOUT'] must be between 0.1 and 60; got 0"),
+        ({"METADATA_TIMEOUT": "5"}, "SEQR_S3['METADATA_TIMEOUT'] must be a number; got '5'"),
+        ({"READ_ATTEMPTS": 0}, "SEQR_S3['READ_ATTEMPTS'] must be between 1 and 3; got 0"),
+        ({"READ_ATTEMPTS": 1.0}, "SEQR_S3['READ_ATTEMPTS'] must be an integer; got 1.0"),
     ],
 )
 def test_mistakes_name_the_key(raw: Any, message: str) -> None:
