@@ -46,7 +46,7 @@ from igv_css_support import (
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 PROJECT = "R0001_project_1"
 ALLOWED_PREFIX = "s3://seqr-reads/reads/"
-# The two IgvSample rows the page shows (tests/conftest.py seeds individuals I_<name>).
+# The two IgvSample rows the page shows (tests/fixtures/session.py seeds individuals I_<name>).
 PAGE_INDIVIDUALS = ("I_bam", "I_cram")
 # Covered by many reads on both tracks (the fixtures spread 2400 reads over chr1's 6000 bp).
 LOCUS = "chr1:1000-1400"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 from pathlib import Path
 
-from role_render import REPO_ROOT
+from role_render import changed_count, run_playbook
+
+__all__ = ["changed_count", "run_role_tasks"]
 
 PLAY = """- hosts: localhost
   connection: local
@@ -21,27 +21,7 @@ PLAY = """- hosts: localhost
 
 
 def run_role_tasks(tasks: str, variables: dict, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    """Run ``tasks_from: tasks`` of the role against localhost with ``variables`` as extra vars."""
     playbook = tmp_path / f"play_{tasks}"
     playbook.write_text(PLAY.format(tasks=tasks))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    ansible = Path(REPO_ROOT / ".venv" / "bin" / "ansible-playbook")
-    return subprocess.run(
-        [
-            str(ansible) if ansible.exists() else "ansible-playbook",
-            str(playbook),
-            "-e",
-            json.dumps(variables),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO_ROOT,
-        env=env,
-        check=False,
-    )
-
-
-def changed_count(output: str) -> int:
-    recap = output[output.rindex("PLAY RECAP") :]
-    return int(recap.split("changed=")[1].split()[0])
+    return run_playbook(playbook, variables, *extra)

@@ -8,6 +8,9 @@ sets no variables. The role's own filter plugin is registered, so a template nee
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -111,6 +114,10 @@ def nginx_main_config(prefix: Path, site_file: Path, http_extra: str = "") -> st
 
 def nginx_test(site_text: str, workdir: Optional[Path] = None) -> subprocess.CompletedProcess:
     """Run the real `nginx -t` on a main config that includes the rendered site; returns the process."""
+    if shutil.which("nginx") is None:
+        raise RuntimeError(
+            "nginx is not installed (scripts/setup.sh installs it): the rendered site cannot be checked"
+        )
     prefix = Path(workdir or tempfile.mkdtemp(prefix="seqr_s3_nginx_"))
     prefix.mkdir(parents=True, exist_ok=True)
     site_file = prefix / "site.conf"
@@ -124,3 +131,30 @@ def nginx_test(site_text: str, workdir: Optional[Path] = None) -> subprocess.Com
         timeout=60,
         check=False,
     )
+
+
+def run_playbook(playbook: Path, variables: dict[str, Any], *extra: str) -> subprocess.CompletedProcess:
+    """Run a playbook on this machine with the project's ansible.cfg and ``variables`` as extra vars."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    ansible = REPO_ROOT / ".venv" / "bin" / "ansible-playbook"
+    return subprocess.run(
+        [
+            str(ansible) if ansible.exists() else "ansible-playbook",
+            str(playbook),
+            "-e",
+            json.dumps(variables),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+        env=env,
+        check=False,
+    )
+
+
+def changed_count(output: str) -> int:
+    """The ``changed=`` number of the (single host's) PLAY RECAP."""
+    recap = output[output.rindex("PLAY RECAP") :]
+    return int(recap.split("changed=")[1].split()[0])

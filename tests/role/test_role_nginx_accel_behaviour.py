@@ -4,13 +4,12 @@ the client.
 The "app" and the "store" are two small loopback HTTP servers: the app answers like seqr_s3 in accel mode
 (X-Accel-Redirect plus the signed URL, Host and canonical Range), the store records every request it gets and
 answers like S3 would. A real S3 server cannot show the headers it received, which is the point here; the
-byte-level range battery against a real S3 server lives in tests/integration.
+byte-level range battery against a real S3 server lives in python/tests/integration.
 """
 
 from __future__ import annotations
 
 import http.client
-import shutil
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,8 +17,6 @@ import pytest
 from fixtures.nginx import start_nginx
 from fixtures.seaweed import free_loopback_ports
 from loopback_servers import serving_in_threads
-
-pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx binary missing (make setup)")
 
 OBJECT = bytes(range(100))
 SIGNED_HOST_NAME = "bucket.signed.example"

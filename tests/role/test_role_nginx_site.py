@@ -8,14 +8,11 @@ Range/If-Range) are read from the rendered text.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from role_render import DEBIAN_MODULES, ROLE_DIR, nginx_test, render_template
-
-pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx binary missing (make setup)")
 
 RESOLVER = {"seqr_s3_nginx_resolvers": ["127.0.0.53"]}
 
