@@ -21,6 +21,17 @@ pytestmark = [
 ]
 
 
+# Should a bad value ever get past validation, the run still stops at the whole-configuration nginx -t (the
+# role's site defines this upstream too) in the temp folder, before nginx is started or reloaded here.
+STOP_AT_NGINX = "    upstream seqr_s3_app { server 127.0.0.1:9; }\n"
+
+
+def _host(tmp_path: Path) -> SeqrStandinHost:
+    host = SeqrStandinHost(tmp_path)
+    host.write_nginx_conf(STOP_AT_NGINX)
+    return host
+
+
 def _snapshot(*folders: Path) -> dict[str, object]:
     """Listing, owner and mode of each folder (and everything in it); absent folders as None."""
     state: dict[str, object] = {}
@@ -52,7 +63,7 @@ def _foreign_folder(path: Path) -> Path:
 
 
 def test_existing_home_without_the_roles_mark_is_refused_and_left_alone(tmp_path: Path) -> None:
-    host = SeqrStandinHost(tmp_path)
+    host = _host(tmp_path)
     foreign = _foreign_folder(tmp_path / "srv" / "operators_folder")
     before = _snapshot(host.checkout, host.home, host.aws_dir, host.sites_available, foreign)
     for state in ("present", "absent"):
@@ -66,7 +77,7 @@ def test_existing_home_without_the_roles_mark_is_refused_and_left_alone(tmp_path
 def test_existing_slice_cache_folder_without_the_mark_is_refused_and_left_alone(tmp_path: Path) -> None:
     """The cache would hand its folder to nginx's user (0700) and delete it when switched off: /var/cache or a
     home folder given by mistake must be refused before either happens."""
-    host = SeqrStandinHost(tmp_path)
+    host = _host(tmp_path)
     foreign = _foreign_folder(tmp_path / "var" / "cache")
     before = _snapshot(host.checkout, host.home, host.aws_dir, host.sites_available, foreign)
     cache_on = {"seqr_s3_nginx_slice_cache": True, "seqr_s3_nginx_slice_cache_path": str(foreign)}
@@ -98,7 +109,7 @@ def test_system_folders_are_refused_as_slice_cache(path: str, tmp_path: Path) ->
 
 
 def test_home_inside_the_seqr_checkout_is_refused(tmp_path: Path) -> None:
-    host = SeqrStandinHost(tmp_path)
+    host = _host(tmp_path)
     before = _snapshot(host.checkout, host.home, host.aws_dir, host.sites_available)
     refused = run_role(host.variables(seqr_s3_home=str(host.checkout / "seqr_s3")), tmp_path)
     assert refused.returncode != 0
@@ -184,7 +195,7 @@ BAD_VALUES = [
 def test_bad_value_is_refused_before_anything_changes(
     name: str, value: object, said: str, tmp_path: Path
 ) -> None:
-    host = SeqrStandinHost(tmp_path)
+    host = _host(tmp_path)
     before = _snapshot(host.checkout, host.home, host.aws_dir, host.sites_available)
     refused = run_role(host.variables(**{name: value}), tmp_path)
     assert refused.returncode != 0
@@ -193,7 +204,7 @@ def test_bad_value_is_refused_before_anything_changes(
 
 
 def test_bad_keys_are_refused_without_showing_them(tmp_path: Path) -> None:
-    host = SeqrStandinHost(tmp_path)
+    host = _host(tmp_path)
     secret = "wJalrXUtnFEMI/K7MDENG" + INJECTION
     before = _snapshot(host.checkout, host.home, host.aws_dir, host.sites_available)
     refused = run_role(
@@ -213,7 +224,7 @@ def test_bad_keys_are_refused_without_showing_them(tmp_path: Path) -> None:
 def test_good_values_pass_every_check(tmp_path: Path) -> None:
     """The control: the same stand-in with good values gets past validation (and fails later, at nginx -t
     against a conflicting default server, so the run stays inside the temp folder)."""
-    host = SeqrStandinHost(tmp_path)
+    host = _host(tmp_path)
     host.write_nginx_conf("    server { listen 18080 default_server; return 404; }\n")
     done = run_role(
         host.variables(
