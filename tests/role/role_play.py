@@ -62,6 +62,12 @@ def run_role(
     return run_playbook(playbook, variables, *extra)
 
 
+def changed_count(output: str) -> int:
+    """The changed= count of the PLAY RECAP in ansible-playbook's output."""
+    recap = output[output.rindex("PLAY RECAP") :]
+    return int(recap.split("changed=")[1].split()[0])
+
+
 def tree_listing(folder: Path) -> dict[str, str]:
     """Every file and link under ``folder`` (relative path -> sha256 or link target); folders as 'dir'."""
     listing: dict[str, str] = {}

@@ -10,16 +10,11 @@ import os
 from pathlib import Path
 
 import pytest
-from role_play import SeqrStandinHost, run_role, tree_listing
+from role_play import SeqrStandinHost, changed_count, run_role, tree_listing
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the role runs as root on a seqr host")
 
 IGV_HASHES = ["'sha256-dUpUK4yXR60CNDI/4ZeR/kpSqQ3HmniKj/Z7Hw9ZNTA='"]
-
-
-def _changed(output: str) -> int:
-    recap = output[output.rindex("PLAY RECAP") :]
-    return int(recap.split("changed=")[1].split()[0])
 
 
 def test_install_and_removal_leave_no_file_in_the_checkout(tmp_path: Path) -> None:
@@ -43,7 +38,7 @@ def test_install_and_removal_leave_no_file_in_the_checkout(tmp_path: Path) -> No
     assert kept.stat().st_mode & 0o777 == 0o600 and kept.stat().st_uid == 0
 
     again = run_role(variables, tmp_path, "settings")
-    assert _changed(again.stdout) == 0, again.stdout
+    assert changed_count(again.stdout) == 0, again.stdout
 
     removed = run_role({**variables, "seqr_s3_state": "absent"}, tmp_path, "settings")
     assert removed.returncode == 0, removed.stdout

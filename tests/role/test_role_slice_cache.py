@@ -9,7 +9,6 @@ cache key ignores the signature, and a small store records what reached it.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import pwd
 import shutil
@@ -24,7 +23,8 @@ import requests
 from fixtures.nginx import start_nginx
 from fixtures.seaweed import free_loopback_ports
 from loopback_servers import serving_in_threads
-from role_render import REPO_ROOT, ROLE_DIR, nginx_test, render_template
+from role_play import changed_count, run_role
+from role_render import ROLE_DIR, nginx_test, render_template
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx binary missing (make setup)")
 
@@ -237,42 +237,9 @@ def test_store_errors_are_asked_again_every_time(cached_site: tuple[str, Seen]) 
 
 # --- The role's tasks for the cache folder, run on this machine by ansible-playbook -------------------------
 
-PLAY = """- hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: Run one task file of the role
-      ansible.builtin.include_role:
-        name: seqr_s3
-        tasks_from: {tasks}
-"""
-
 
 def _run_role_tasks(tasks: str, variables: dict, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
-    playbook = tmp_path / f"play_{tasks}"
-    playbook.write_text(PLAY.format(tasks=tasks))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    ansible = Path(REPO_ROOT / ".venv" / "bin" / "ansible-playbook")
-    return subprocess.run(
-        [
-            str(ansible) if ansible.exists() else "ansible-playbook",
-            str(playbook),
-            "-e",
-            json.dumps(variables),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO_ROOT,
-        env=env,
-        check=False,
-    )
-
-
-def _changed(output: str) -> int:
-    recap = output[output.rindex("PLAY RECAP") :]
-    return int(recap.split("changed=")[1].split()[0])
+    return run_role(variables, tmp_path, tasks, *extra)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the folder belongs to nginx's user: needs root")
@@ -292,7 +259,7 @@ def test_role_creates_keeps_and_retires_the_cache_folder(tmp_path: Path) -> None
     assert folder.stat().st_uid == pwd.getpwnam("www-data").pw_uid
     assert folder.stat().st_mode & 0o777 == 0o700
     again = _run_role_tasks("slice_cache.yml", on, tmp_path)
-    assert _changed(again.stdout) == 0, again.stdout
+    assert changed_count(again.stdout) == 0, again.stdout
 
     (folder / "slices").mkdir()
     (folder / "slices" / "cached-read").write_bytes(b"patient read")
