@@ -176,14 +176,15 @@ BAD_VALUES = [
     ("seqr_s3_nginx_reads_location", "/reads/ { }", "seqr_s3_nginx_reads_location must be a location path"),
     ("seqr_s3_accel_location", "/a;b/", "seqr_s3_accel_location is an nginx location"),
     ("seqr_s3_nginx_s3_keepalive_servers", ["s3.local:443; server evil:80"], "must be a list of host:port"),
+    ("seqr_s3_nginx_resolvers", ["127.0.0.1 ipv6=off"], "seqr_s3_nginx_resolvers must be a list of IP"),
     ("seqr_s3_nginx_s3_keepalive", 0, "seqr_s3_nginx_s3_keepalive must be a whole number"),
     ("seqr_s3_nginx_resolver_valid", "30s ipv6=off", "seqr_s3_nginx_resolver_valid must be an nginx time"),
     ("seqr_s3_nginx_client_max_body_size", "100m; foo", "seqr_s3_nginx_client_max_body_size must be"),
-    ("seqr_s3_nginx_proxy_read_timeout", "600s; foo", "must each be an nginx time"),
-    ("seqr_s3_nginx_s3_buffer_size", "64k; foo", "must each be an nginx size"),
-    ("seqr_s3_nginx_track_buffers", "32 64k; foo", "must each be a count and a size"),
+    ("seqr_s3_nginx_proxy_read_timeout", "600s; foo", "seqr_s3_nginx_proxy_read_timeout must be an nginx"),
+    ("seqr_s3_nginx_s3_buffer_size", "64k; foo", "seqr_s3_nginx_s3_buffer_size must be an nginx size"),
+    ("seqr_s3_nginx_track_buffers", "32 64k; foo", "seqr_s3_nginx_track_buffers must be a count and a size"),
     ("seqr_s3_boto3_version", "1.0; rm", "seqr_s3_boto3_version must be an exact version"),
-    ("seqr_s3_user", "seqr\nx", "seqr_s3_user and seqr_s3_venv_owner must be user names"),
+    ("seqr_s3_user", "seqr\nx", "seqr_s3_user must be a user name"),
 ]
 
 
@@ -216,7 +217,7 @@ def test_bad_keys_are_refused_without_showing_them(tmp_path: Path) -> None:
         tmp_path,
     )
     assert refused.returncode != 0
-    assert "may hold only printable ASCII without spaces" in refused.stdout
+    assert "seqr_s3_aws_secret_access_key may hold only printable ASCII without spaces" in refused.stdout
     assert "wJalrXUtnFEMI" not in refused.stdout + refused.stderr
     _unchanged(host, before)
 
