@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup lint unit test demo demo-destroy igv-tools browser image molecule bench bench-smoke molecule-real-seqr
+.PHONY: setup lint unit test wheel demo demo-destroy igv-tools browser image molecule bench bench-smoke molecule-real-seqr
 
 setup:
 	bash scripts/setup.sh
@@ -16,8 +16,14 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/ansible-lint --offline
 
+# The role's and fixtures' tests (tests/) and the package's own (python/tests); pytest.ini sets the import paths.
 unit: setup
-	$(BIN)/pytest -q tests --ignore=tests/igv
+	$(BIN)/pytest -q tests python/tests --ignore=tests/igv
+
+# The wheel the role installs (seqr_s3_package_wheel): dist/seqr_s3-<version>-py3-none-any.whl built from python/.
+# playbooks/site.yml builds it the same way when it is not given; the same source gives the same bytes.
+wheel: setup
+	bash scripts/build-wheel.sh $(BIN)/python
 
 # molecule-real-seqr only prints its skip line unless SEQR_SOURCE names a seqr checkout (CI has none).
 test: lint unit browser bench-smoke molecule molecule-real-seqr
@@ -45,11 +51,11 @@ image: setup
 
 # The whole scenario: destroy, syntax, create, prepare, check, converge, idempotence, verify, removal, destroy.
 # verify drives igv.js in the controller's Chromium through the igv-tools driver.
-molecule: image igv-tools
+molecule: image igv-tools wheel
 	$(MOLECULE_ENV) $(BIN)/molecule test
 
 # A throwaway seqr host plus Ceph S3 store with the role applied; prints the URL and a curl line to try.
-demo: image
+demo: image wheel
 	$(MOLECULE_ENV) $(BIN)/molecule create
 	$(MOLECULE_ENV) $(BIN)/molecule converge
 	@$(MOLECULE_ENV) $(BIN)/python molecule/default/demo_info.py
@@ -59,7 +65,7 @@ demo-destroy: setup
 
 # molecule/real_seqr: the same hosts and checks against an operator's own seqr checkout (copied in without .git):
 # `make molecule-real-seqr SEQR_SOURCE=/path/to/seqr`. Without SEQR_SOURCE it says how to run it and succeeds.
-molecule-real-seqr:
+molecule-real-seqr: wheel
 	@if [ -z "$(SEQR_SOURCE)" ]; then \
 	  echo "molecule-real-seqr: skipped, SEQR_SOURCE is unset (run: make molecule-real-seqr SEQR_SOURCE=/path/to/seqr)"; \
 	else \

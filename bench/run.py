@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "--package-src",
         type=Path,
         help="a folder with another seqr_s3 package to measure instead of the installed one (before/after: "
-        "git archive an older commit's roles/seqr_s3/files/seqr_s3/src and point here)",
+        "git archive an older commit's python/src and point here)",
     )
     parser.add_argument(
         "--role-var",

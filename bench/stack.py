@@ -37,6 +37,7 @@ from fixtures.standin import (  # noqa: E402
     prepare_database,
     standin_env,
     start_standin,
+    write_accel_secret,
     write_aws_files,
 )
 
@@ -234,7 +235,9 @@ def bench_stack(
         modes: dict[str, ModeStack] = {}
         for mode in MODES:
             access_log = workdir / f"gunicorn_{mode}_access.log"
+            secret_file = write_accel_secret(workdir / f"accel_secret_{mode}")
             config = {
+                "ACCEL_SECRET_FILE": str(secret_file),
                 "MODE": mode,
                 "ALLOWED_PREFIXES": [f"s3://{BUCKET}/{PREFIX}"],
                 "ENDPOINT_URL": s3.endpoint_url,
@@ -265,12 +268,15 @@ def bench_stack(
                 free_loopback_ports(1)[0],
                 role_vars,
                 http_extra=nginx_timing_directives(nginx_prefix),
+                accel_secret=secret_file.read_text().strip(),
             )
             cleanup.callback(nginx.stop)
             modes[mode] = ModeStack(mode=mode, standin=standin, nginx=nginx, access_log=access_log)
             if mode == "accel":
                 slice_cache_dir = workdir / "slice_cache"
-                cached_nginx = _start_cache_nginx(workdir, standin.bind, role_vars, slice_cache_dir)
+                cached_nginx = _start_cache_nginx(
+                    workdir, standin.bind, role_vars, slice_cache_dir, secret_file.read_text().strip()
+                )
                 cleanup.callback(cached_nginx.stop)
                 modes[CACHE_VARIANT] = ModeStack(CACHE_VARIANT, standin, cached_nginx, access_log)
 
@@ -291,7 +297,7 @@ def bench_stack(
 
 
 def _start_cache_nginx(
-    workdir: Path, app_upstream: str, accel_role_vars: dict, slice_cache_dir: Path
+    workdir: Path, app_upstream: str, accel_role_vars: dict, slice_cache_dir: Path, accel_secret: str
 ) -> NginxServer:
     """The accel site again, with the role's slice cache on; its folder as the role makes it: 0700, owned by
     the user nginx's workers run as (nobody here, where nginx starts as root without a user line)."""
@@ -308,6 +314,7 @@ def _start_cache_nginx(
             "seqr_s3_nginx_slice_cache_path": str(slice_cache_dir),
         },
         http_extra=nginx_timing_directives(prefix),
+        accel_secret=accel_secret,
     )
 
 

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 apt_packages=(
   nginx                      # the site under test, on loopback and in the seqr host
+  libnginx-mod-http-headers-more-filter  # the accel location clears the store's x-amz-* headers by prefix
   podman runc debootstrap    # Molecule's systemd containers and their locally built image
   uidmap slirp4netns iptables containernetworking-plugins
   chromium fonts-liberation  # igv.js in a real browser
@@ -30,13 +31,14 @@ fi
 
 python=${PYTHON:-python3}
 stamp=.venv/.requirements-dev.sha256
-want=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
+# The package is installed editable from python/: its pyproject.toml counts too.
+want=$(cat requirements-dev.txt python/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: building .venv from requirements-dev.txt"
   "$python" -m venv .venv
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -r requirements-dev.txt
-  .venv/bin/pip install -q -e roles/seqr_s3/files/seqr_s3
+  .venv/bin/pip install -q -e python
   echo "$want" > "$stamp"
 fi
 echo "setup: ready"

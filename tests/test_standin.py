@@ -1,4 +1,4 @@
-"""The seqr stand-in behaves like upstream seqr (SEQR_FACTS.md), defects included, when run for real
+"""The seqr stand-in behaves like upstream seqr at commit c5f3572, defects included, when run for real
 under gunicorn: these are the behaviours seqr_s3 must keep for non-s3 paths and fix for s3:// ones."""
 
 from __future__ import annotations
@@ -344,7 +344,8 @@ def test_logs_hold_no_password_or_s3_secret(upstream, seeded_session, standin_da
 
 
 def test_file_utils_and_igv_api_keep_upstreams_signatures(upstream) -> None:
-    """The names and parameters SEQR_FACTS.md lists (annotations aside): seqr_s3's checks rely on them."""
+    """The names and parameters of upstream seqr's file_utils.py and igv_api.py at commit c5f3572 (annotations
+    aside): seqr_s3's checks rely on them."""
     names = {
         "seqr.utils.file_utils": [
             "is_google_bucket_file_path",

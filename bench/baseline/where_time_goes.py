@@ -40,7 +40,10 @@ def main(cookie_header: str, track_path: str, project_guid: str, s3_path: str) -
     from django.test import Client
     from seqr_s3 import access, config, paths, s3
 
-    client = Client()
+    settings = config.load_settings()
+    # As through the role's nginx: the per-host secret it sends (packages from before it have none to check).
+    secret = getattr(settings, "accel_secret", None)
+    client = Client(**({"HTTP_X_SEQR_S3_ACCEL_SECRET": secret} if secret else {}))
     for pair in cookie_header.split("; "):
         name, _, value = pair.partition("=")
         client.cookies[name] = value
@@ -48,7 +51,6 @@ def main(cookie_header: str, track_path: str, project_guid: str, s3_path: str) -
     if answer.status_code != 200 or not answer.get("X-Accel-Redirect"):
         raise SystemExit(f"the accel request answered {answer.status_code} without X-Accel-Redirect")
 
-    settings = config.load_settings()
     path = paths.parse_s3_path(s3_path)
 
     def first_time(action: Callable[[], object]) -> Callable[[], object]:

@@ -30,6 +30,8 @@ OTHER_PROJECT = "R0002_other"
 USER = "analyst"
 OTHER_USER = "other_analyst"
 UNICODE_KEY = "reads/with space/sämple ünïcode Ωmega.bam"
+# Registered to PROJECT but never uploaded: the object seqr_s3_audit must report missing.
+MISSING_KEY = "reads/audit/never-uploaded.bam"
 
 
 def _object(key: str, local: Path, bucket: str = BUCKET) -> dict[str, Any]:
@@ -78,7 +80,9 @@ def make(state_dir: Path) -> None:
         password_file.chmod(0o600)
     password = password_file.read_text().strip()
 
-    # IgvSample rows: the tracks igv.js may open in PROJECT, one in OTHER_PROJECT, one outside the allow-list.
+    # IgvSample rows: the tracks igv.js may open in PROJECT, one in OTHER_PROJECT, one outside the allow-list;
+    # the large object has no index and S0007's object does not exist (seqr_s3_audit's problems to find).
+    missing_uri = f"s3://{BUCKET}/{MISSING_KEY}"
     samples = [
         ("S0001", "I0001", objects["bam"]["uri"], None),
         ("S0002", "I0002", objects["only_bai_bam"]["uri"], None),
@@ -86,6 +90,7 @@ def make(state_dir: Path) -> None:
         ("S0004", "I0004", objects["unicode_bam"]["uri"], None),
         ("S0005", "I0005", objects["large"]["uri"], None),
         ("S0006", "I0006", objects["outside"]["uri"], None),
+        ("S0007", "I0007", missing_uri, None),
         ("S0101", "I0101", objects["other_project_bam"]["uri"], None),
     ]
     seed = {
@@ -129,6 +134,7 @@ def make(state_dir: Path) -> None:
         "other_user_email": f"{OTHER_USER}@example.org",
         "large_seed": 7,
         "objects": objects,
+        "missing_uri": missing_uri,
     }
     (state_dir / "seed.json").write_text(json.dumps(seed, indent=2))
     (state_dir / "seed.json").chmod(0o600)

@@ -1,6 +1,8 @@
 // How the igv.js tools start Debian's headless Chromium through playwright-core (shared by the CSS hash tool
 // and the reads-page driver, so both run the browser the same way).
 
+import { readFileSync } from 'node:fs';
+
 import { chromium } from 'playwright-core';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
@@ -30,4 +32,28 @@ export function launchChromium(executablePath, timeoutMs) {
     handleSIGTERM: false,
     handleSIGHUP: false,
   });
+}
+
+/** Bad input on stdin: the drivers print the message and exit with status 2. */
+export class InputError extends Error {}
+
+/** The one JSON object a driver reads on stdin (so session cookies never show on a command line). */
+export function readJsonObject() {
+  let request;
+  try {
+    request = JSON.parse(readFileSync(0, 'utf8'));
+  } catch (error) {
+    throw new InputError(`stdin must be one JSON object: ${error.message}`);
+  }
+  if (typeof request !== 'object' || request === null) throw new InputError('stdin must be a JSON object');
+  return request;
+}
+
+/** The request's "cookies" (default none), checked to be a list of {"name": string, "value": string}. */
+export function checkedCookies(request) {
+  const cookies = request.cookies ?? [];
+  if (!Array.isArray(cookies) || !cookies.every((c) => typeof c?.name === 'string' && typeof c?.value === 'string')) {
+    throw new InputError('"cookies" must be a list of {"name": string, "value": string}');
+  }
+  return cookies;
 }

@@ -14,37 +14,23 @@
 //   violations: [...], pageErrors: [...], offOriginRequests: [...]}.
 // Exit status: 0 the page was examined (whatever it showed), 1 the browser could not be run, 2 bad input.
 
-import { readFileSync } from 'node:fs';
-
-import { DEFAULT_CHROMIUM, launchChromium } from './chromium.mjs';
+import { DEFAULT_CHROMIUM, InputError, checkedCookies, launchChromium, readJsonObject } from './chromium.mjs';
 
 // Failure guard for one page (igv loads tiny fixtures in about a second); not an assertion on timing.
 const DEFAULT_TIMEOUT_MS = 90_000;
 
-class InputError extends Error {}
-
 /** Reads and checks the JSON request on stdin. */
 function readRequest() {
-  let request;
-  try {
-    request = JSON.parse(readFileSync(0, 'utf8'));
-  } catch (error) {
-    throw new InputError(`stdin must be one JSON object: ${error.message}`);
-  }
-  if (typeof request !== 'object' || request === null) throw new InputError('stdin must be a JSON object');
+  const request = readJsonObject();
   let pageUrl;
   try {
     pageUrl = new URL(request.url);
   } catch {
     throw new InputError(`"url" is not an absolute URL: ${JSON.stringify(request.url)}`);
   }
-  const cookies = request.cookies ?? [];
-  if (!Array.isArray(cookies) || !cookies.every((c) => typeof c?.name === 'string' && typeof c?.value === 'string')) {
-    throw new InputError('"cookies" must be a list of {"name": string, "value": string}');
-  }
   return {
     pageUrl,
-    cookies,
+    cookies: checkedCookies(request),
     screenshot: request.screenshot ?? null,
     chromium: request.chromium ?? DEFAULT_CHROMIUM,
     timeoutMs: Number.isInteger(request.timeoutMs) ? request.timeoutMs : DEFAULT_TIMEOUT_MS,

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from role_render import REPO_ROOT, built_wheel
 
-PLUGIN = Path(__file__).resolve().parents[2] / "filter_plugins" / "seqr_s3_filters.py"
+PLUGIN = REPO_ROOT / "filter_plugins" / "seqr_s3_filters.py"
 
 
 def _load_plugin():
@@ -254,22 +255,13 @@ def test_resolvers_refuse_host_names() -> None:
 
 # --- seqr_s3_settings_errors: the package's own SEQR_S3 validation, imported from a given path -------------
 
-PACKAGE_PROJECT = Path(__file__).resolve().parents[2] / "roles" / "seqr_s3" / "files" / "seqr_s3"
-PACKAGE_SOURCE = PACKAGE_PROJECT / "src"
+PACKAGE_SOURCE = REPO_ROOT / "python" / "src"
 
 
 @pytest.fixture(scope="module")
-def package_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The package built as a wheel, the form the role will install later."""
-    folder = tmp_path_factory.mktemp("seqr_s3_wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(folder), str(PACKAGE_PROJECT)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (wheel,) = folder.glob("seqr_s3-*.whl")
-    return wheel
+def package_wheel() -> Path:
+    """The package built as a wheel, the form the role installs."""
+    return built_wheel()
 
 
 @pytest.mark.parametrize("form", ["source", "wheel"])

@@ -100,13 +100,15 @@ def open_igv_reads_page(url: str, cookies: dict[str, str], screenshot: Path | No
     Returns the driver's JSON report: page status, igv.js version and per-track reads, every response igv.js
     got, off-origin requests and the CSP violations the browser reported.
     """
-    request = {
-        "url": url,
-        "cookies": [{"name": name, "value": value} for name, value in cookies.items()],
-        "screenshot": str(screenshot) if screenshot else None,
-    }
+    request = {"url": url, "screenshot": str(screenshot) if screenshot else None}
+    return run_browser_driver(READS_DRIVER, request, cookies)
+
+
+def run_browser_driver(driver: Path, request: dict[str, Any], cookies: dict[str, str]) -> dict[str, Any]:
+    """Run one of the Node browser drivers with its JSON request (cookies added) on stdin; its JSON report."""
+    request = {**request, "cookies": [{"name": name, "value": value} for name, value in cookies.items()]}
     completed = subprocess.run(
-        ["node", str(READS_DRIVER)],
+        ["node", str(driver)],
         input=json.dumps(request),
         capture_output=True,
         text=True,

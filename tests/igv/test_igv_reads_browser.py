@@ -29,6 +29,7 @@ from fixtures.standin import (
     prepare_database,
     standin_env,
     start_standin,
+    write_accel_secret,
     write_aws_files,
 )
 from igv_css_support import (
@@ -45,7 +46,7 @@ from igv_css_support import (
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 PROJECT = "R0001_project_1"
 ALLOWED_PREFIX = "s3://seqr-reads/reads/"
-# The two IgvSample rows the page shows (tests/conftest.py seeds individuals I_<name>).
+# The two IgvSample rows the page shows (tests/fixtures/session.py seeds individuals I_<name>).
 PAGE_INDIVIDUALS = ("I_bam", "I_cram")
 # Covered by many reads on both tracks (the fixtures spread 2400 reads over chr1's 6000 bp).
 LOCUS = "chr1:1000-1400"
@@ -197,7 +198,11 @@ def igv_site(
             "seqr_s3_igv_version": igv_version,
         }
         settings_folder = tmp_path / "settings"
-        role_settings_module(settings_folder, role_vars, dropped_hash)
+        # The per-host secret as the role keeps it: seqr reads the file, nginx sends the value.
+        secret_file = write_accel_secret(tmp_path / "accel_secret")
+        role_settings_module(
+            settings_folder, {**role_vars, "__seqr_s3_accel_secret_file": str(secret_file)}, dropped_hash
+        )
         # The role's credentials files name its profile (seqr_s3_aws_profile); seqr's read-only keys go there.
         profile = load_role_renderer().role_variables(role_vars)["seqr_s3_aws_profile"]
         aws_files = write_aws_files(
@@ -225,6 +230,7 @@ def igv_site(
                     "seqr_s3_nginx_static_root": str(static_root),
                     "seqr_s3_nginx_reference_root": str(reference_root),
                 },
+                accel_secret=secret_file.read_text().strip(),
             )
         except BaseException:
             standin.stop()

@@ -8,7 +8,6 @@ on the machine; seqr is "restarted" by a command that leaves a file behind, so a
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -16,9 +15,9 @@ import venv
 from pathlib import Path
 from typing import Any
 
-from role_render import REPO_ROOT
+from role_render import DEBIAN_MODULES, built_wheel, changed_count, run_playbook
 
-ANSIBLE_PLAYBOOK = REPO_ROOT / ".venv" / "bin" / "ansible-playbook"
+__all__ = ["changed_count", "run_playbook", "run_role"]
 
 # force_handlers as in playbooks/site.yml: a failed run still runs the handlers it notified.
 PLAY = """- hosts: localhost
@@ -33,26 +32,6 @@ PLAY = """- hosts: localhost
 """
 
 
-def run_playbook(playbook: Path, variables: dict[str, Any], *extra: str) -> subprocess.CompletedProcess:
-    """ansible-playbook with the repository's ansible.cfg, extra vars as JSON; output kept for the asserts."""
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    return subprocess.run(
-        [
-            str(ANSIBLE_PLAYBOOK) if ANSIBLE_PLAYBOOK.exists() else "ansible-playbook",
-            str(playbook),
-            "-e",
-            json.dumps(variables),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=REPO_ROOT,
-        env=env,
-        check=False,
-    )
-
-
 def run_role(
     variables: dict[str, Any], workdir: Path, tasks: str = "main", *extra: str
 ) -> subprocess.CompletedProcess:
@@ -60,12 +39,6 @@ def run_role(
     playbook = workdir / f"play_{tasks}.yml"
     playbook.write_text(PLAY.format(tasks=tasks))
     return run_playbook(playbook, variables, *extra)
-
-
-def changed_count(output: str) -> int:
-    """The changed= count of the PLAY RECAP in ansible-playbook's output."""
-    recap = output[output.rindex("PLAY RECAP") :]
-    return int(recap.split("changed=")[1].split()[0])
 
 
 def tree_listing(folder: Path) -> dict[str, str]:
@@ -117,6 +90,7 @@ class SeqrStandinHost:
     def write_nginx_conf(self, other_sites: str) -> None:
         """The whole nginx configuration the role's `nginx -t` checks: Debian-like, with sites-enabled/*."""
         self.nginx_conf.write_text(
+            f"load_module {DEBIAN_MODULES};\n"
             f"pid {self.nginx_prefix}/nginx.pid;\n"
             "error_log stderr;\n"
             "events { worker_connections 64; }\n"
@@ -132,6 +106,7 @@ class SeqrStandinHost:
             "seqr_s3_seqr_dir": str(self.checkout),
             "seqr_s3_venv": str(self.venv),
             "seqr_s3_home": str(self.home),
+            "seqr_s3_package_wheel": str(built_wheel()),
             "seqr_s3_user": "root",
             "seqr_s3_service_manager": "command",
             "seqr_s3_service_restart_command": f"touch {self.restarted}",

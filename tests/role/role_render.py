@@ -7,7 +7,11 @@ sets no variables. The role's own filter plugin is registered, so a template nee
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import json
+import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,6 +23,9 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ROLE_DIR = REPO_ROOT / "roles" / "seqr_s3"
 FILTER_PLUGIN = REPO_ROOT / "filter_plugins" / "seqr_s3_filters.py"
+# The headers-more module as Debian installs it (libnginx-mod-http-headers-more-filter), by absolute path: the
+# package's own load_module line is relative to nginx's prefix, which tests replace with their own.
+DEBIAN_MODULES = "/usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so"
 
 
 def load_filters() -> Any:
@@ -84,11 +91,14 @@ def render_template(
 
 
 def nginx_main_config(prefix: Path, site_file: Path, http_extra: str = "") -> str:
-    """A main nginx.conf shaped like Debian's (sendfile and tcp_nopush on) that includes one site file.
+    """A main nginx.conf shaped like Debian's (the headers-more module loaded, sendfile and tcp_nopush
+    on) that includes one site file. The site's accel location needs the headers-more module
+    (libnginx-mod-http-headers-more-filter, installed by scripts/setup.sh as the role installs it on hosts).
 
     ``http_extra`` goes into the http block before the site (bench/ adds a timing log_format this way).
     """
     return (
+        f"load_module {DEBIAN_MODULES};\n"
         f"pid {prefix}/nginx.pid;\n"
         f"error_log {prefix}/error.log;\n"
         "events { worker_connections 64; }\n"
@@ -105,6 +115,10 @@ def nginx_main_config(prefix: Path, site_file: Path, http_extra: str = "") -> st
 
 def nginx_test(site_text: str, workdir: Optional[Path] = None) -> subprocess.CompletedProcess:
     """Run the real `nginx -t` on a main config that includes the rendered site; returns the process."""
+    if shutil.which("nginx") is None:
+        raise RuntimeError(
+            "nginx is not installed (scripts/setup.sh installs it): the rendered site cannot be checked"
+        )
     prefix = Path(workdir or tempfile.mkdtemp(prefix="seqr_s3_nginx_"))
     prefix.mkdir(parents=True, exist_ok=True)
     site_file = prefix / "site.conf"
@@ -118,3 +132,43 @@ def nginx_test(site_text: str, workdir: Optional[Path] = None) -> subprocess.Com
         timeout=60,
         check=False,
     )
+
+
+def run_playbook(playbook: Path, variables: dict[str, Any], *extra: str) -> subprocess.CompletedProcess:
+    """Run a playbook on this machine with the project's ansible.cfg and ``variables`` as extra vars."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    ansible = REPO_ROOT / ".venv" / "bin" / "ansible-playbook"
+    return subprocess.run(
+        [
+            str(ansible) if ansible.exists() else "ansible-playbook",
+            str(playbook),
+            "-e",
+            json.dumps(variables),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO_ROOT,
+        env=env,
+        check=False,
+    )
+
+
+def changed_count(output: str) -> int:
+    """The ``changed=`` number of the (single host's) PLAY RECAP."""
+    recap = output[output.rindex("PLAY RECAP") :]
+    return int(recap.split("changed=")[1].split()[0])
+
+
+@functools.lru_cache(maxsize=1)
+def built_wheel() -> Path:
+    """The package wheel as `make wheel` builds it (scripts/build-wheel.sh, into dist/), once per session."""
+    done = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "build-wheel.sh")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return Path(done.stdout.strip().splitlines()[-1].split(" ", 1)[1])

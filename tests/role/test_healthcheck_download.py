@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 from loopback_servers import serving_in_threads
-from role_play import REPO_ROOT, run_playbook
+from role_render import REPO_ROOT, run_playbook
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a second local user's file needs root to set up")
+pytestmark = pytest.mark.usefixtures("as_root")  # a second local user's file needs root to set up
 
 TRACK = "/api/project/P1/igv_track/s3%3A%2F%2Freads%2Fsample.bam"
 # BGZF magic, as a BAM starts; the check compares the first bytes.

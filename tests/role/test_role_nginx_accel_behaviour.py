@@ -4,13 +4,12 @@ the client.
 The "app" and the "store" are two small loopback HTTP servers: the app answers like seqr_s3 in accel mode
 (X-Accel-Redirect plus the signed URL, Host and canonical Range), the store records every request it gets and
 answers like S3 would. A real S3 server cannot show the headers it received, which is the point here; the
-byte-level range battery against a real S3 server lives in tests/integration.
+byte-level range battery against a real S3 server lives in python/tests/integration.
 """
 
 from __future__ import annotations
 
 import http.client
-import shutil
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,8 +17,6 @@ import pytest
 from fixtures.nginx import start_nginx
 from fixtures.seaweed import free_loopback_ports
 from loopback_servers import serving_in_threads
-
-pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx binary missing (make setup)")
 
 OBJECT = bytes(range(100))
 SIGNED_HOST_NAME = "bucket.signed.example"
@@ -31,6 +28,7 @@ class Recorder:
     def __init__(self) -> None:
         self.store_port = 0
         self.app_paths: list[str] = []
+        self.app_secrets: list[str | None] = []
         self.store_requests: list[tuple[str, str, dict[str, str]]] = []
 
 
@@ -76,6 +74,7 @@ def _app_handler(recorder: Recorder, store_port: int) -> type[BaseHTTPRequestHan
 
         def do_GET(self) -> None:
             recorder.app_paths.append(self.path)
+            recorder.app_secrets.append(self.headers.get("X-Seqr-S3-Accel-Secret"))
             key = self.path.rsplit("%2F", 1)[-1]
             self.send_response(200)
             self.send_header("X-Accel-Redirect", "/_seqr_s3_internal/")
@@ -165,6 +164,15 @@ def test_encoded_slashes_reach_the_app_unchanged(stack: tuple[int, Recorder]) ->
     port, recorder = stack
     _request(port, TRACK + "ok.bam", headers={"Range": "bytes=0-9"})
     assert recorder.app_paths[-1] == TRACK + "ok.bam"
+
+
+def test_a_clients_accel_secret_header_never_reaches_the_app(stack: tuple[int, Recorder]) -> None:
+    """Rendered without the role's secret file, nginx sends no secret: a client's forged copy is dropped,
+    so seqr cannot be tricked into handing out a presigned URL."""
+    port, recorder = stack
+    for path in (TRACK + "ok.bam", "/api/anything"):
+        _request(port, path, headers={"X-Seqr-S3-Accel-Secret": "a" * 64})
+        assert recorder.app_secrets[-1] is None, path
 
 
 def test_head_from_the_client_is_sent_as_the_signed_get(stack: tuple[int, Recorder]) -> None:

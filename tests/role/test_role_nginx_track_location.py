@@ -6,13 +6,10 @@ from the template in front of the stand-in in proxy mode, against the session's 
 from __future__ import annotations
 
 import re
-import shutil
 from urllib.parse import quote
 
 import pytest
 from role_render import render_template
-
-pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx binary missing (make setup)")
 
 TRACK_LOCATION = "~ ^/api/project/[^/]+/igv_track/"
 PROJECT_1 = "R0001_project_1"

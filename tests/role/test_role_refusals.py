@@ -9,16 +9,12 @@ was not restarted.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from role_play import SeqrStandinHost, run_role, tree_listing
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx binary missing (make setup)"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="the role runs as root on a seqr host"),
-]
+pytestmark = pytest.mark.usefixtures("as_root")  # the role runs as root on a seqr host
 
 
 # Should a bad value ever get past validation, the run still stops at the whole-configuration nginx -t (the

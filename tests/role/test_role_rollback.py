@@ -8,17 +8,12 @@ includes the stand-in's sites-enabled folder.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 from role_play import SeqrStandinHost, run_role, tree_listing
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx binary missing (make setup)"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="the role runs as root on a seqr host"),
-]
+pytestmark = pytest.mark.usefixtures("as_root")  # the role runs as root on a seqr host
 
 # Valid on its own, but next to the role's site nginx refuses the whole configuration (two default servers).
 OTHER_DEFAULT_SERVER = "    server { listen 18080 default_server; return 404; }\n"

@@ -6,13 +6,12 @@ roles/seqr_s3/tasks/settings.yml runs by ansible-playbook against a seqr stand-i
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from role_play import SeqrStandinHost, changed_count, run_role, tree_listing
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the role runs as root on a seqr host")
+pytestmark = pytest.mark.usefixtures("as_root")  # the role runs as root on a seqr host
 
 IGV_HASHES = ["'sha256-dUpUK4yXR60CNDI/4ZeR/kpSqQ3HmniKj/Z7Hw9ZNTA='"]
 

@@ -1,15 +1,14 @@
 """The role's optional nginx slice cache (seqr_s3_nginx_slice_cache): rendering, the real `nginx -t`, what the
 cache's own server sends S3 and keys its slices by, and the role tasks that create and retire its folder.
 
-The byte-level behaviour through seqr and a real S3 server is in tests/integration/test_slice_cache.py; here a
-small app hands out a new signature on every request (as seqr does once a presigned URL ages), which shows the
-cache key ignores the signature, and a small store records what reached it.
+The byte-level behaviour through seqr and a real S3 server is in python/tests/integration/test_slice_cache.py;
+here a small app hands out a new signature on every request (as seqr does once a presigned URL ages), which
+shows the cache key ignores the signature, and a small store records what reached it.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import pwd
 import shutil
 import subprocess
@@ -24,9 +23,7 @@ from fixtures.nginx import start_nginx
 from fixtures.seaweed import free_loopback_ports
 from loopback_servers import serving_in_threads
 from role_play import changed_count, run_role
-from role_render import ROLE_DIR, nginx_test, render_template
-
-pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx binary missing (make setup)")
+from role_render import DEBIAN_MODULES, ROLE_DIR, built_wheel, nginx_test, render_template
 
 CACHE_ON = {"seqr_s3_nginx_slice_cache": True, "seqr_s3_nginx_resolvers": ["127.0.0.1"]}
 SLICE = 1 << 20
@@ -82,7 +79,7 @@ def test_single_site_check_hands_the_cache_folder_to_nginxs_user(tmp_path: Path)
         )
         script = ROLE_DIR / "files" / "nginx-test-site"
         done = subprocess.run(
-            [str(script), str(candidate), "/etc/nginx/mime.types", "www-data"],
+            [str(script), str(candidate), "/etc/nginx/mime.types", "www-data", DEBIAN_MODULES],
             capture_output=True,
             text=True,
             timeout=60,
@@ -242,7 +239,8 @@ def _run_role_tasks(tasks: str, variables: dict, tmp_path: Path, *extra: str) ->
     return run_role(variables, tmp_path, tasks, *extra)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the folder belongs to nginx's user: needs root")
+# The role chowns the folder to nginx's user, which only root can do; CI (.ci/run, `make test`) runs as root.
+@pytest.mark.usefixtures("as_root")
 def test_role_creates_keeps_and_retires_the_cache_folder(tmp_path: Path) -> None:
     folder = tmp_path / "var_cache" / "seqr_s3_nginx"
     on = {
@@ -276,6 +274,11 @@ def test_role_creates_keeps_and_retires_the_cache_folder(tmp_path: Path) -> None
     assert (folder / "keep").exists()
 
 
+def _wheel() -> dict:
+    """validate.yml checks the package wheel (and SEQR_S3 with its validator) before the slice cache."""
+    return {"seqr_s3_package_wheel": str(built_wheel())}
+
+
 @pytest.mark.parametrize(
     ("variables", "said"),
     [
@@ -289,7 +292,7 @@ def test_role_creates_keeps_and_retires_the_cache_folder(tmp_path: Path) -> None
 def test_role_refuses_the_cache_outside_accel_and_bad_values(
     variables: dict, said: str, tmp_path: Path
 ) -> None:
-    refused = _run_role_tasks("validate.yml", variables, tmp_path)
+    refused = _run_role_tasks("validate.yml", {**_wheel(), **variables}, tmp_path)
     assert refused.returncode != 0
     assert "Check the slice cache settings" in refused.stdout
     assert said in refused.stdout
@@ -298,6 +301,6 @@ def test_role_refuses_the_cache_outside_accel_and_bad_values(
 def test_role_accepts_the_cache_in_accel_mode(tmp_path: Path) -> None:
     """The control: with good values the slice cache check passes (a later check fails on this machine,
     which is no seqr host)."""
-    done = _run_role_tasks("validate.yml", {"seqr_s3_nginx_slice_cache": True}, tmp_path)
+    done = _run_role_tasks("validate.yml", {**_wheel(), "seqr_s3_nginx_slice_cache": True}, tmp_path)
     assert "Check the slice cache settings" in done.stdout
     assert "works only in accel mode" not in done.stdout

@@ -1,5 +1,5 @@
 """Settings of the seqr STAND-IN (tests only): the parts of upstream seqr's checkout-root settings.py that
-seqr_s3 touches, with seqr's names and values (see /work/shared/SEQR_FACTS.md, "settings.py").
+seqr_s3 touches, with the names and values of upstream seqr's settings.py at commit c5f3572.
 
 Like upstream, values can be changed only by editing this file or through environment variables read with
 ``os.environ.get``; INSTALLED_APPS is a static list. Nothing here knows about seqr_s3: the role (or a test

@@ -1,4 +1,4 @@
-"""The models behind IGV tracks, with upstream seqr's names and fields (SEQR_FACTS.md, "Models").
+"""The models behind IGV tracks, with the names and fields of upstream seqr's seqr/models.py (commit c5f3572).
 
 Upstream grants access with django-guardian object permissions on the groups a Project points to; the stand-in
 keeps the group (``can_view_group``) and checks membership directly, which gives the same answers for viewing.

@@ -1,0 +1,276 @@
+"""The patch seen from seqr's side, non-s3 behaviour unchanged, the system checks and the operator command.
+
+Runs the real stand-in: over HTTP through gunicorn, and inside its Django with ``manage.py shell``/``check``.
+A copy of the stand-in with a changed shape stands for a seqr upgrade seqr_s3 was not written for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pysam
+import pytest
+from fixtures.standin import STANDIN_DIR, TESTS_DIR, manage
+from s3_track_support import run_shell_probe, track_url
+
+PROJECT_1 = "R0001_project_1"
+INTEGRATION_DIR = Path(__file__).resolve().parent
+SAMPLES = ["NA12878", "NA12891", "NA12892"]
+
+
+@pytest.fixture(scope="module")
+def vcf_objects(s3_bucket, tmp_path_factory) -> dict[str, str]:
+    """A bgzipped VCF larger than seqr's 64 KiB header read (which so ends inside a BGZF block) and a plain
+    one, uploaded next to the reads; returns their s3 paths and the local plain copy."""
+    folder = tmp_path_factory.mktemp("vcf")
+    plain = folder / "calls.vcf"
+    rng = random.Random(7)
+    with plain.open("w") as out:
+        out.write("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=6000>\n")
+        out.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(SAMPLES) + "\n")
+        for position in range(1, 30001):
+            genotypes = "\t".join(
+                rng.choice(["0/0", "0/1", "1/1"]) + f":{rng.randint(1, 99)}" for _ in SAMPLES
+            )
+            out.write(f"chr1\t{position}\t.\tA\tC\t{rng.randint(1, 999)}\tPASS\tDP={rng.randint(1, 500)}\t")
+            out.write(f"GT:GQ\t{genotypes}\n")
+    compressed = folder / "calls.vcf.gz"
+    pysam.tabix_compress(str(plain), str(compressed), force=True)
+    assert compressed.stat().st_size > 65536
+    client = s3_bucket.server.client()
+    client.upload_file(str(plain), s3_bucket.name, "reads/calls.vcf")
+    client.upload_file(str(compressed), s3_bucket.name, "reads/calls.vcf.gz")
+    return {
+        "vcf": f"s3://{s3_bucket.name}/reads/calls.vcf",
+        "vcf_gz": f"s3://{s3_bucket.name}/reads/calls.vcf.gz",
+        "local_vcf": str(plain),
+        "plain_text": plain.read_text(),
+    }
+
+
+def run_probe(env: dict[str, str], probe_input: dict) -> dict:
+    return run_shell_probe(env, "patch_probe", probe_input)
+
+
+def test_patched_functions_in_every_seqr_module(standin_factory, s3_bucket, vcf_objects, reads) -> None:
+    server = standin_factory("proxy")
+    bam = s3_bucket["bam"]
+    data = bam.read_local()
+    probe = run_probe(
+        server.env,
+        {
+            "bam": bam.s3_path,
+            "byte_range": [1000, 70000],
+            "exists": [bam.s3_path, bam.s3_path + ".nope", "s3://seqr-reads/reads/sample", str(reads.bam)],
+            "vcf": vcf_objects["vcf"],
+            "vcf_gz": vcf_objects["vcf_gz"],
+            "local_vcf": vcf_objects["local_vcf"],
+            "missing": "s3://seqr-reads/reads/missing.bam",
+        },
+    )
+    # Modules that bound the names with `from ... import` before the patch now hold the wrappers too.
+    assert all(probe["rebound"].values()), probe["rebound"]
+    assert probe["stream_file_rebound"] and probe["same_object_everywhere"]
+    # HEAD, not a prefix listing: "reads/sample" is a prefix of existing keys but no object.
+    assert probe["exists"] == {
+        bam.s3_path: True,
+        bam.s3_path + ".nope": False,
+        "s3://seqr-reads/reads/sample": False,
+        str(reads.bam): True,
+    }
+    assert probe["raw_range_sha"] == hashlib.sha256(data[1000:70001]).hexdigest()  # inclusive range
+    assert probe["raw_whole_sha"] == hashlib.sha256(data).hexdigest()
+    assert probe["vcf_samples"] == sorted(SAMPLES)  # read from a 64 KiB range of the .vcf.gz, gunzipped
+    assert probe["gz_text_sha"] == hashlib.sha256(vcf_objects["plain_text"].encode()).hexdigest()
+    assert probe["plain_text_lines"] == probe["local_text_lines"]
+    assert probe["plain_text_lines"][0] == "##fileformat=VCFv4.2\n"
+    assert probe["missing"].startswith("FileNotFoundError: s3://seqr-reads/reads/missing.bam does not exist")
+    assert probe["idempotent"]
+
+
+def test_local_tracks_answer_exactly_as_upstream(standin_factory, seeded_session, reads) -> None:
+    """seqr's own _stream_file still serves non-s3 paths, quirks included (no '/size' in Content-Range)."""
+    answers = []
+    for mode in (None, "proxy"):
+        server = standin_factory(mode)
+        session = seeded_session(server, "collaborator")
+        url = track_url(server.base_url, PROJECT_1, str(reads.bam))
+        ranged = session.get(url, headers={"Range": "bytes=0-99"}, timeout=60)
+        whole = session.get(url, timeout=60)
+        answers.append(
+            (
+                ranged.status_code,
+                ranged.headers.get("Content-Range"),
+                ranged.content,
+                whole.status_code,
+                whole.content,
+            )
+        )
+    assert answers[0] == answers[1]
+    assert answers[1][:2] == (206, "bytes 0-99")
+    assert answers[1][2] == reads.bam.read_bytes()[:100]
+
+
+def test_registering_an_s3_sample_checks_it_exists(standin_factory, seeded_session, s3_bucket) -> None:
+    """update_individual_igv_sample validates s3 paths through the patched does_file_exist."""
+    server = standin_factory("proxy")
+    pm = seeded_session(server, "pm")
+    url = f"{server.base_url}/api/individual/I_bam/update_igv_sample"
+    headers = {"X-CSRFToken": pm.cookies.get("csrf_token"), "Referer": server.base_url + "/"}
+    same = pm.post(url, json={"filePath": s3_bucket["bam"].s3_path}, headers=headers, timeout=60)
+    assert same.status_code == 200, same.text[:300]
+    missing_path = "s3://seqr-reads/reads/not-there.bam"
+    refused = pm.post(url, json={"filePath": missing_path}, headers=headers, timeout=60)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == f'Error accessing "{missing_path}"'
+
+
+def test_check_passes_on_the_stand_in(standin_factory) -> None:
+    result = manage(standin_factory("proxy").env, "check")
+    assert "System check identified no issues" in result.stdout
+
+
+def _changed_standin(tmp_path: Path, edit_file: str, old: str, new: str) -> Path:
+    copy = tmp_path / "seqr_standin"
+    shutil.copytree(
+        STANDIN_DIR, copy, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__", "django_key")
+    )
+    target = copy / edit_file
+    text = target.read_text()
+    assert old in text, f"the stand-in no longer contains {old!r}: update this test"
+    target.write_text(text.replace(old, new))
+    return copy
+
+
+def _check(env: dict[str, str], standin: Path, prelude: str = "") -> subprocess.CompletedProcess:
+    """``manage.py check`` of a stand-in copy; ``prelude`` runs first in the same interpreter."""
+    code = "\n".join(
+        [
+            prelude,
+            "import runpy, sys",
+            "sys.argv = ['manage.py', 'check']",
+            "runpy.run_path('manage.py', run_name='__main__')",
+        ]
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=standin,
+        env={**env, "PYTHONPATH": f"{standin}:{TESTS_DIR}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit_file", "old", "new", "expected"),
+    [
+        (
+            "seqr/views/apis/igv_api.py",
+            "def _stream_file(request: HttpRequest, path: str)",
+            "def _stream_local_file(request: HttpRequest, path: str)",
+            "(seqr_s3.E001) seqr_s3 patch target seqr.views.apis.igv_api._stream_file is missing",
+        ),
+        (
+            "seqr/utils/file_utils.py",
+            "    byte_range: tuple | None = None,\n    raw_content: bool = False,",
+            "    byte_range: tuple | None = None,\n    raw: bool = False,",
+            "(seqr_s3.E002) seqr_s3 patch target seqr.utils.file_utils.file_iter has signature "
+            "(file_path, byte_range=None, raw=False, user=None, **kwargs), "
+            "expected (file_path, byte_range=None, raw_content=False, user=None, **kwargs)",
+        ),
+        (
+            "seqr/utils/file_utils.py",
+            "def does_file_exist(file_path: str, user: Any = None) -> bool:",
+            "def does_file_exist(file_path: str) -> bool:",
+            "(seqr_s3.E002) seqr_s3 patch target seqr.utils.file_utils.does_file_exist has signature "
+            "(file_path), expected (file_path, user=None)",
+        ),
+        (
+            # The .bam.bai test moved out of fetch_igv_track: its existence test could no longer be deferred
+            # until after seqr_s3's access check, so the patch refuses instead of asking S3 too early.
+            "seqr/views/apis/igv_api.py",
+            "and not does_file_exist(igv_track_path, user=request.user):",
+            "and not _index_exists(igv_track_path, request.user):",
+            "(seqr_s3.E002) seqr_s3 expects seqr.views.apis.igv_api.fetch_igv_track to call does_file_exist "
+            "for its .bam.bai fallback",
+        ),
+    ],
+    ids=["stream_file_renamed", "file_iter_signature", "does_file_exist_signature", "index_fallback_moved"],
+)
+def test_check_fails_naming_a_changed_seqr(
+    standin_factory, tmp_path: Path, edit_file: str, old: str, new: str, expected: str
+) -> None:
+    standin = _changed_standin(tmp_path, edit_file, old, new)
+    result = _check(standin_factory("proxy").env, standin)
+    assert result.returncode != 0
+    assert expected in result.stderr, result.stderr[-2000:]
+    # Nothing was patched, and startup said so.
+    assert "not patching seqr, s3:// paths will not be served" in result.stderr
+
+
+def test_check_fails_without_boto3(standin_factory) -> None:
+    # sys.modules[name] = None is how Python itself marks a module as not importable.
+    result = _check(
+        standin_factory("proxy").env, STANDIN_DIR, prelude="import sys; sys.modules['boto3'] = None"
+    )
+    assert result.returncode != 0
+    assert "(seqr_s3.E003) seqr_s3 needs boto3, which is not installed" in result.stderr
+
+
+def test_check_fails_on_an_invalid_setting(standin_factory) -> None:
+    env = {**standin_factory("proxy").env, "SEQR_S3_TEST_CONFIG": json.dumps({"MODE": "stream"})}
+    result = _check(env, STANDIN_DIR)
+    assert result.returncode != 0
+    assert "(seqr_s3.E004) seqr_s3 configuration is invalid: SEQR_S3['MODE'] must be one of" in result.stderr
+
+
+def test_check_warns_about_accel_without_nginxs_secret(standin_factory) -> None:
+    """accel without ACCEL_SECRET_FILE cannot tell nginx from a direct caller: every read is streamed, and
+    `manage.py check` says so (a warning: seqr still works, only slower)."""
+    config = json.loads(standin_factory("accel").env["SEQR_S3_TEST_CONFIG"])
+    config.pop("ACCEL_SECRET_FILE")
+    env = {**standin_factory("accel").env, "SEQR_S3_TEST_CONFIG": json.dumps(config)}
+    result = _check(env, STANDIN_DIR)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "(seqr_s3.W001) seqr_s3 is in accel mode without ACCEL_SECRET_FILE" in result.stderr
+    with_secret = _check(standin_factory("accel").env, STANDIN_DIR)
+    assert with_secret.returncode == 0
+    assert "W001" not in with_secret.stderr
+
+
+def test_the_operator_command(standin_factory, s3_bucket) -> None:
+    env = standin_factory("proxy").env
+    ok = manage(env, "seqr_s3_check", s3_bucket["bam"].s3_path, s3_bucket["unicode_bam"].s3_path)
+    assert "credentials=shared-credentials-file" in ok.stdout
+    assert f"OK {s3_bucket['bam'].s3_path}: {len(s3_bucket['bam'].read_local())} bytes" in ok.stdout
+    assert f"OK {s3_bucket['unicode_bam'].s3_path}" in ok.stdout
+
+    failing = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "seqr_s3_check",
+            s3_bucket["private_bam"].s3_path,
+            "s3://seqr-reads/reads/missing.bam",
+            "s3://NOPE/x.bam",
+        ],
+        cwd=STANDIN_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert failing.returncode != 0
+    assert "not under any SEQR_S3 ALLOWED_PREFIXES entry (allowed: s3://seqr-reads/reads/)" in failing.stderr
+    assert "FAIL s3://seqr-reads/reads/missing.bam: HEAD failed with HTTP 404" in failing.stderr
+    assert "bucket name 'NOPE'" in failing.stderr
+    assert "3 of 3 path(s) cannot be read" in failing.stderr
