@@ -11,6 +11,7 @@ import base64
 import hashlib
 import ipaddress
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
@@ -38,8 +39,6 @@ _HOST_SOURCE = re.compile(
     r"(?::(?:\d{1,5}|\*))?(?:/[^\s;,']*)?$",
     re.IGNORECASE,
 )
-# Bucket names S3 accepts (3-63 chars, lower case, digits, dots, hyphens); legacy us-east-1 names are rarer.
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _ADDRESSING_STYLES = ("auto", "path", "virtual")
 
@@ -107,12 +106,17 @@ def csp_sources(*source_lists: Any) -> list[str]:
 
 
 def parse_s3_url(s3_url: Any) -> tuple[str, str]:
-    """Split "s3://bucket/prefix" into (bucket, prefix), refusing anything that is not a usable S3 path."""
+    """Split "s3://bucket/prefix" into (bucket, prefix).
+
+    Which bucket names and prefixes are allowed is the seqr_s3 package's rule (SEQR_S3's ALLOWED_PREFIXES,
+    checked by the role through seqr_s3_settings_errors before any template renders); an origin built from a
+    name it would not take is still refused by csp_sources.
+    """
     if not isinstance(s3_url, str) or not s3_url.startswith("s3://"):
         raise SeqrS3FilterError(f"{s3_url!r} is not an s3://bucket/... path")
     bucket, _, prefix = str(s3_url)[len("s3://") :].partition("/")
-    if not _BUCKET_NAME.match(bucket) or ".." in bucket:
-        raise SeqrS3FilterError(f"{s3_url!r}: {bucket!r} is not a valid S3 bucket name")
+    if not bucket:
+        raise SeqrS3FilterError(f"{s3_url!r} names no bucket")
     return bucket, prefix
 
 
@@ -220,12 +224,63 @@ def nginx_resolvers(nameservers: Iterable[Any]) -> list[str]:
     return resolvers
 
 
+def redact(text: Any, secret: Any, placeholder: str = "<hidden>") -> str:
+    """Return ``text`` with ``secret`` and each of its parts (split at whitespace and '=') replaced.
+
+    For messages built from a command's output where the command line held a secret (pip's --index-url with a
+    token): pip echoes URLs, so every part long enough to be one is hidden, not only the whole string.
+    """
+    result = "" if text is None else str(text)
+    secret_text = "" if secret is None else str(secret)
+    parts = {secret_text.strip(), *re.split(r"[\s=]+", secret_text)}
+    # Longest first, so a part that contains another is replaced whole.
+    for part in sorted((part for part in parts if len(part) >= 4), key=len, reverse=True):
+        result = result.replace(part, placeholder)
+    return result
+
+
+def settings_errors(settings: Any, package_path: Any) -> list[str]:
+    """Validate a SEQR_S3 dict with the seqr_s3 package's own rules; return its errors (empty when valid).
+
+    ``package_path`` is what Python would put on sys.path to import the package: its source folder (the one
+    holding seqr_s3/) or a built wheel (imported through zipimport). The package is imported from exactly that
+    path, apart from any seqr_s3 already imported in this process, and put away again afterwards, so the role
+    judges with the rules of the package it is about to install. seqr_s3.config imports no Django.
+    """
+    location = str(package_path)
+    saved_modules = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "seqr_s3"}
+    saved_path = list(sys.path)
+    for name in saved_modules:
+        del sys.modules[name]
+    sys.path.insert(0, location)
+    try:
+        try:
+            import seqr_s3.config as package_config
+        except ImportError as error:
+            raise SeqrS3FilterError(f"cannot import seqr_s3.config from {location!r}: {error}") from error
+        origin = str(getattr(package_config, "__file__", ""))
+        if not origin.startswith(location.rstrip("/") + "/"):
+            raise SeqrS3FilterError(f"seqr_s3.config came from {origin!r}, not from {location!r}")
+        try:
+            package_config.parse_settings(dict(settings) if isinstance(settings, Mapping) else settings)
+        except package_config.ConfigError as error:
+            return [str(error)]
+        return []
+    finally:
+        sys.path[:] = saved_path
+        for name in [name for name in sys.modules if name.split(".")[0] == "seqr_s3"]:
+            del sys.modules[name]
+        sys.modules.update(saved_modules)
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "seqr_s3_csp_hash": csp_hash_source,
     "seqr_s3_csp_sources": csp_sources,
     "seqr_s3_origins": s3_origins,
     "seqr_s3_python_literal": python_literal,
     "seqr_s3_nginx_resolvers": nginx_resolvers,
+    "seqr_s3_settings_errors": settings_errors,
+    "seqr_s3_redact": redact,
 }
 
 

@@ -10,13 +10,17 @@ import ast
 import base64
 import hashlib
 import importlib.util
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from role_render import REPO_ROOT, built_wheel
 
-PLUGIN = Path(__file__).resolve().parents[2] / "filter_plugins" / "seqr_s3_filters.py"
+PLUGIN = REPO_ROOT / "filter_plugins" / "seqr_s3_filters.py"
 
 
 def _load_plugin():
@@ -38,6 +42,8 @@ def test_ansible_sees_every_filter_under_a_role_prefixed_name() -> None:
         "seqr_s3_origins",
         "seqr_s3_python_literal",
         "seqr_s3_nginx_resolvers",
+        "seqr_s3_settings_errors",
+        "seqr_s3_redact",
     }
 
 
@@ -180,7 +186,9 @@ def test_custom_endpoint_accepts_any_region_name() -> None:
     ("kwargs", "message"),
     [
         ({"s3_urls": ["gs://reads/"]}, "not an s3://"),
-        ({"s3_urls": ["s3://Bad_Bucket/"]}, "bucket name"),
+        # Bucket names are the package's rule (seqr_s3_settings_errors); the origin is still no CSP source.
+        ({"s3_urls": ["s3://Bad_Bucket/"]}, "is not a keyword, hash, nonce, scheme or host source"),
+        ({"s3_urls": ["s3:///key"]}, "names no bucket"),
         ({"s3_urls": ["s3://reads/"], "region": "Europe"}, "region"),
         ({"s3_urls": ["s3://reads/"], "addressing_style": "dns"}, "addressing style"),
         ({"s3_urls": ["s3://reads/"], "endpoint_url": "ftp://x"}, "endpoint URL"),
@@ -243,3 +251,77 @@ def test_resolvers_bracket_ipv6_and_skip_zone_ids() -> None:
 def test_resolvers_refuse_host_names() -> None:
     with pytest.raises(filters.SeqrS3FilterError, match="not an IP address"):
         filters.nginx_resolvers(["dns.example.org"])
+
+
+# --- seqr_s3_settings_errors: the package's own SEQR_S3 validation, imported from a given path -------------
+
+PACKAGE_SOURCE = REPO_ROOT / "python" / "src"
+
+
+@pytest.fixture(scope="module")
+def package_wheel() -> Path:
+    """The package built as a wheel, the form the role installs."""
+    return built_wheel()
+
+
+@pytest.mark.parametrize("form", ["source", "wheel"])
+def test_settings_errors_are_the_packages_own(form: str, package_wheel: Path) -> None:
+    location = PACKAGE_SOURCE if form == "source" else package_wheel
+    good = {"MODE": "accel", "ALLOWED_PREFIXES": ["s3://reads/"], "REGION": "eu-west-1"}
+    assert filters.settings_errors(good, str(location)) == []
+    assert filters.settings_errors({**good, "PRESIGN_EXPIRY": 0}, str(location)) == [
+        "SEQR_S3['PRESIGN_EXPIRY'] must be between 1 and 604800; got 0"
+    ]
+    (chunk,) = filters.settings_errors({**good, "CHUNK_SIZE": 64 * 1024 * 1024 + 1}, str(location))
+    assert chunk.startswith("SEQR_S3['CHUNK_SIZE'] must be between")
+    injected = {**good, "REGION": "eu-west-1\ncredential_process = x"}
+    (region,) = filters.settings_errors(injected, str(location))
+    assert region.startswith("SEQR_S3['REGION'] must be one name")
+
+
+def test_settings_errors_use_the_given_path_and_leave_the_process_as_it_was(tmp_path: Path) -> None:
+    """A different seqr_s3 on the given path (here: one whose validator refuses everything) is the one asked,
+    even in a process that has the installed package imported; afterwards that import is back in place."""
+    import seqr_s3.config as installed
+
+    other = tmp_path / "seqr_s3"
+    other.mkdir()
+    (other / "__init__.py").write_text("")
+    (other / "config.py").write_text(
+        "class ConfigError(ValueError):\n    pass\n\n\n"
+        "def parse_settings(raw):\n    raise ConfigError('refused by the copy on the given path')\n"
+    )
+    path_before = list(sys.path)
+    assert filters.settings_errors({}, str(tmp_path)) == ["refused by the copy on the given path"]
+    assert sys.modules["seqr_s3.config"] is installed
+    assert sys.path == path_before
+
+
+def test_settings_errors_import_no_django() -> None:
+    """The role's controller has no Django: the validator's import chain must not need it."""
+    program = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('plugin', {str(PLUGIN)!r})\n"
+        "plugin = importlib.util.module_from_spec(spec); spec.loader.exec_module(plugin)\n"
+        f"assert plugin.settings_errors({{'MODE': 'proxy'}}, {str(PACKAGE_SOURCE)!r}) == []\n"
+        "assert not any(name.split('.')[0] == 'django' for name in sys.modules), 'django was imported'\n"
+    )
+    subprocess.run([sys.executable, "-I", "-c", program], check=True, timeout=60)
+
+
+def test_settings_errors_name_a_path_without_the_package(tmp_path: Path) -> None:
+    """Never judged by some other copy of the package (here: the one installed in this virtualenv)."""
+    with pytest.raises(filters.SeqrS3FilterError, match=re.escape(f"not from {str(tmp_path)!r}")):
+        filters.settings_errors({}, str(tmp_path))
+
+
+# --- seqr_s3_redact ------------------------------------------------------------------------------------
+
+
+def test_redact_hides_the_secret_and_each_of_its_parts() -> None:
+    secret = "--index-url=https://deploy:t0ken@pypi.internal/simple --trusted-host pypi.internal"
+    text = "Looking in indexes: https://deploy:t0ken@pypi.internal/simple\nERROR: pypi.internal refused"
+    hidden = filters.redact(text, secret, "<args>")
+    assert "t0ken" not in hidden and "pypi.internal" not in hidden
+    assert hidden.startswith("Looking in indexes: <args>")
+    assert filters.redact("nothing to hide", "", "<args>") == "nothing to hide"

@@ -7,6 +7,7 @@ sets no variables. The role's own filter plugin is registered, so a template nee
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -147,7 +148,7 @@ def run_playbook(playbook: Path, variables: dict[str, Any], *extra: str) -> subp
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         cwd=REPO_ROOT,
         env=env,
         check=False,
@@ -158,3 +159,16 @@ def changed_count(output: str) -> int:
     """The ``changed=`` number of the (single host's) PLAY RECAP."""
     recap = output[output.rindex("PLAY RECAP") :]
     return int(recap.split("changed=")[1].split()[0])
+
+
+@functools.lru_cache(maxsize=1)
+def built_wheel() -> Path:
+    """The package wheel as `make wheel` builds it (scripts/build-wheel.sh, into dist/), once per session."""
+    done = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "build-wheel.sh")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return Path(done.stdout.strip().splitlines()[-1].split(" ", 1)[1])

@@ -5,13 +5,12 @@ in Ansible's output; nginx sends it to seqr in place of whatever a client sent."
 from __future__ import annotations
 
 import grp
-import os
 import re
 import stat
 from pathlib import Path
 
 import pytest
-from role_playbook import changed_count, run_role_tasks
+from role_play import changed_count, run_role
 from role_render import nginx_test, render_template
 
 SECRET_LINE = re.compile(r"^[A-Za-z0-9]{64}\n$")
@@ -32,17 +31,17 @@ def _mode_owner(path: Path) -> tuple[int, int, int]:
     return stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the files belong to root and seqr's group: needs root")
+@pytest.mark.usefixtures("as_root")  # the files belong to root and seqr's group
 def test_secret_is_made_once_private_and_never_shown(tmp_path: Path) -> None:
     home = tmp_path / "opt_seqr_s3"
     gid = grp.getgrnam("nogroup").gr_gid
     variables = _variables(home, gid)
 
-    checked = run_role_tasks("accel_secret.yml", variables, tmp_path, "--check")
+    checked = run_role(variables, tmp_path, "accel_secret.yml", "--check")
     assert checked.returncode == 0, checked.stdout
     assert not home.exists(), "check mode writes nothing"
 
-    made = run_role_tasks("accel_secret.yml", variables, tmp_path, "--diff", "-v")
+    made = run_role(variables, tmp_path, "accel_secret.yml", "--diff", "-v")
     assert made.returncode == 0, made.stdout
     secret_file = home / "secret" / "accel_secret"
     nginx_conf = home / "secret" / "nginx_accel_secret.conf"
@@ -56,12 +55,12 @@ def test_secret_is_made_once_private_and_never_shown(tmp_path: Path) -> None:
     for run in (checked, made):
         assert secret not in run.stdout + run.stderr
 
-    again = run_role_tasks("accel_secret.yml", variables, tmp_path, "--diff", "-v")
+    again = run_role(variables, tmp_path, "accel_secret.yml", "--diff", "-v")
     assert again.returncode == 0, again.stdout
     assert changed_count(again.stdout) == 0, again.stdout
     assert secret_file.read_text() == secret_text, "a later run keeps the host's secret"
     assert secret not in again.stdout + again.stderr
-    checked_again = run_role_tasks("accel_secret.yml", variables, tmp_path, "--check")
+    checked_again = run_role(variables, tmp_path, "accel_secret.yml", "--check")
     assert changed_count(checked_again.stdout) == 0, checked_again.stdout
 
     # The site the role renders includes nginx's copy, and nginx accepts it.

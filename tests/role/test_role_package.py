@@ -1,9 +1,9 @@
 """The role installs the package from a wheel built on the controller (seqr_s3_package_wheel).
 
 The wheel comes from scripts/build-wheel.sh (`make wheel`, playbooks/site.yml): the same source gives the same
-bytes, and the wheel holds the package and nothing else. The role's validate.yml and package.yml then run on
-this machine against a real virtualenv laid out like a seqr host's: the wheel is copied into the role's
-folder and pip-installed, a second run changes nothing, check mode installs nothing, a rebuilt wheel is
+bytes, and the wheel holds the package and nothing else. The role's validate.yml, home.yml and package.yml
+then run on this machine against a real virtualenv laid out like a seqr host's: the wheel is copied into the
+role's folder and pip-installed, a second run changes nothing, check mode installs nothing, a rebuilt wheel is
 installed again.
 """
 
@@ -36,6 +36,10 @@ PLAY = """- hosts: localhost
       ansible.builtin.include_role:
         name: seqr_s3
         tasks_from: validate.yml
+    - name: Create the role's folder as the role does
+      ansible.builtin.include_role:
+        name: seqr_s3
+        tasks_from: home.yml
     - name: Install the package as the role does
       ansible.builtin.include_role:
         name: seqr_s3
@@ -130,7 +134,11 @@ def test_role_installs_the_wheel_once_and_again_only_when_it_changed(seqr_host: 
     playbook.write_text(PLAY.format(role_dir=ROLE_DIR))
     wheel = _build(REPO_ROOT / "python", tmp_path / "wheel_1")
     home = Path(seqr_host["seqr_s3_home"])
-    (home / "src").mkdir(parents=True)  # what older versions of the role installed from
+    # A home left by an older version of the role: the source it installed from, and its record of seqr's
+    # virtualenv before the first install (which is how validate.yml knows the unmarked folder as the role's).
+    (home / "src").mkdir(parents=True)
+    (home / "state").mkdir()
+    (home / "state" / "venv-before.json").write_text("{}\n")
     variables = {**seqr_host, "seqr_s3_package_wheel": str(wheel)}
 
     first = run_playbook(playbook, variables)

@@ -7,11 +7,13 @@ are checked. The AWS files are read back by botocore itself, the way seqr's proc
 from __future__ import annotations
 
 import py_compile
+import re
 from pathlib import Path
 
 import boto3
 import pytest
-from role_render import REPO_ROOT, render_template
+import yaml
+from role_render import REPO_ROOT, ROLE_DIR, render_template
 
 STANDIN_SETTINGS = REPO_ROOT / "tests" / "seqr_standin" / "settings.py"
 IGV_2_10_5 = [
@@ -128,6 +130,19 @@ def test_settings_values_with_quotes_stay_python(tmp_path: Path) -> None:
         tmp_path,
     )
     assert settings["SEQR_S3"]["PROFILE"] == "o'brien\"s"
+
+
+def test_the_validated_settings_are_the_written_ones() -> None:
+    # validate.yml judges vars/main.yml's __seqr_s3_settings with the package's validator; the block must
+    # write exactly those keys (and the per-host secret's file, which the role itself makes).
+    validated = yaml.safe_load((ROLE_DIR / "vars" / "main.yml").read_text())["__seqr_s3_settings"]
+    template = (ROLE_DIR / "templates" / "settings_block.py.j2").read_text()
+    block = template[template.index("SEQR_S3 = {") : template.index("\n}\n", template.index("SEQR_S3 = {"))]
+    written = re.findall(r'^    "([A-Z_]+)": ', block, flags=re.M)
+    assert written == [*validated, "ACCEL_SECRET_FILE"]
+    for key, expression in validated.items():
+        variable = re.search(r"seqr_s3_[a-z_]+", expression).group(0)
+        assert re.search(rf'^    "{key}": .*\b{variable}\b', block, flags=re.M), key
 
 
 def test_unknown_igv_version_is_an_error_not_an_empty_list() -> None:

@@ -9,7 +9,6 @@ shows the cache key ignores the signature, and a small store records what reache
 from __future__ import annotations
 
 import itertools
-import os
 import pwd
 import shutil
 import subprocess
@@ -23,9 +22,8 @@ import requests
 from fixtures.nginx import start_nginx
 from fixtures.seaweed import free_loopback_ports
 from loopback_servers import serving_in_threads
-from role_playbook import changed_count
-from role_playbook import run_role_tasks as _run_role_tasks
-from role_render import DEBIAN_MODULES, ROLE_DIR, nginx_test, render_template
+from role_play import changed_count, run_role
+from role_render import DEBIAN_MODULES, ROLE_DIR, built_wheel, nginx_test, render_template
 
 CACHE_ON = {"seqr_s3_nginx_slice_cache": True, "seqr_s3_nginx_resolvers": ["127.0.0.1"]}
 SLICE = 1 << 20
@@ -237,9 +235,12 @@ def test_store_errors_are_asked_again_every_time(cached_site: tuple[str, Seen]) 
 # --- The role's tasks for the cache folder, run on this machine by ansible-playbook -------------------------
 
 
-# The suite's one documented skip (tests/test_missing_parts_fail.py lists it): the role chowns the folder to
-# nginx's user, which only root can do. CI (.ci/run, `make test`) runs as root, so there it always runs.
-@pytest.mark.skipif(os.geteuid() != 0, reason="the folder belongs to nginx's user: needs root")
+def _run_role_tasks(tasks: str, variables: dict, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run_role(variables, tmp_path, tasks, *extra)
+
+
+# The role chowns the folder to nginx's user, which only root can do; CI (.ci/run, `make test`) runs as root.
+@pytest.mark.usefixtures("as_root")
 def test_role_creates_keeps_and_retires_the_cache_folder(tmp_path: Path) -> None:
     folder = tmp_path / "var_cache" / "seqr_s3_nginx"
     on = {
@@ -273,6 +274,11 @@ def test_role_creates_keeps_and_retires_the_cache_folder(tmp_path: Path) -> None
     assert (folder / "keep").exists()
 
 
+def _wheel() -> dict:
+    """validate.yml checks the package wheel (and SEQR_S3 with its validator) before the slice cache."""
+    return {"seqr_s3_package_wheel": str(built_wheel())}
+
+
 @pytest.mark.parametrize(
     ("variables", "said"),
     [
@@ -286,7 +292,7 @@ def test_role_creates_keeps_and_retires_the_cache_folder(tmp_path: Path) -> None
 def test_role_refuses_the_cache_outside_accel_and_bad_values(
     variables: dict, said: str, tmp_path: Path
 ) -> None:
-    refused = _run_role_tasks("validate.yml", variables, tmp_path)
+    refused = _run_role_tasks("validate.yml", {**_wheel(), **variables}, tmp_path)
     assert refused.returncode != 0
     assert "Check the slice cache settings" in refused.stdout
     assert said in refused.stdout
@@ -295,6 +301,6 @@ def test_role_refuses_the_cache_outside_accel_and_bad_values(
 def test_role_accepts_the_cache_in_accel_mode(tmp_path: Path) -> None:
     """The control: with good values the slice cache check passes (a later check fails on this machine,
     which is no seqr host)."""
-    done = _run_role_tasks("validate.yml", {"seqr_s3_nginx_slice_cache": True}, tmp_path)
+    done = _run_role_tasks("validate.yml", {**_wheel(), "seqr_s3_nginx_slice_cache": True}, tmp_path)
     assert "Check the slice cache settings" in done.stdout
     assert "works only in accel mode" not in done.stdout

@@ -6,6 +6,7 @@ silently fail to load in the browser. Unknown keys are errors for the same reaso
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -19,6 +20,9 @@ ADDRESSING_STYLES = ("auto", "path", "virtual")
 # SigV4 presigned URLs cannot live longer than seven days.
 MAX_PRESIGN_EXPIRY = 7 * 24 * 3600
 MAX_CHUNK_SIZE = 64 * 1024 * 1024
+# Region (AWS or a Ceph zone group) and profile names: one token, because both are written as lines of the
+# seqr user's ~/.aws/config, where a newline or '[' would start a line or section of the attacker's choosing.
+_NAME_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 # The shared secret nginx proves itself with (ACCEL_SECRET_FILE): at least this many characters.
 MIN_ACCEL_SECRET_LENGTH = 32
 
@@ -107,6 +111,13 @@ def _optional_text(raw: dict[str, Any], key: str) -> Optional[str]:
     return value
 
 
+def _optional_name(raw: dict[str, Any], key: str) -> Optional[str]:
+    value = _optional_text(raw, key)
+    if value is not None and not _NAME_TOKEN.fullmatch(value):
+        raise _fail(key, f"must be one name of letters, digits, '_', '.' or '-' (at most 64); got {value!r}")
+    return value
+
+
 def _number(raw: dict[str, Any], key: str, default: float, low: float, high: float, integer: bool) -> Any:
     value = raw.get(key, default)
     # bool is an int in Python, but True as a timeout is surely a mistake.
@@ -123,6 +134,9 @@ def _endpoint(raw: dict[str, Any]) -> Optional[str]:
     value = _optional_text(raw, "ENDPOINT_URL")
     if value is None:
         return None
+    # urlsplit drops tabs and newlines silently; the value itself would still carry them into ~/.aws/config.
+    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise _fail("ENDPOINT_URL", f"must not contain whitespace or control characters; got {value!r}")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _fail("ENDPOINT_URL", f"must be an http:// or https:// URL with a host; got {value!r}")
@@ -190,8 +204,8 @@ def parse_settings(raw: Any) -> S3Settings:
     return S3Settings(
         mode=_choice(raw, "MODE", MODES, "accel"),
         allowed_prefixes=_allowed_prefixes(raw),
-        profile=_optional_text(raw, "PROFILE"),
-        region=_optional_text(raw, "REGION"),
+        profile=_optional_name(raw, "PROFILE"),
+        region=_optional_name(raw, "REGION"),
         endpoint_url=_endpoint(raw),
         addressing_style=_choice(raw, "ADDRESSING_STYLE", ADDRESSING_STYLES, "auto"),
         presign_expiry=_number(raw, "PRESIGN_EXPIRY", 300, 1, MAX_PRESIGN_EXPIRY, integer=True),

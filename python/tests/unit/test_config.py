@@ -80,6 +80,10 @@ def test_empty_allow_list_allows_nothing() -> None:
         ({"REGION": 5}, "SEQR_S3['REGION'] must be a non-empty string or None"),
         ({"ENDPOINT_URL": "127.0.0.1:8333"}, "SEQR_S3['ENDPOINT_URL'] must be an http:// or https:// URL"),
         ({"ENDPOINT_URL": "ftp://host/"}, "must be an http:// or https:// URL"),
+        # Each would add a line to the seqr user's ~/.aws/config (botocore runs credential_process).
+        ({"REGION": "eu-west-1\ncredential_process = /tmp/x"}, "SEQR_S3['REGION'] must be one name"),
+        ({"PROFILE": "seqr]\n[default"}, "SEQR_S3['PROFILE'] must be one name"),
+        ({"ENDPOINT_URL": "http://s3.local\ncredential_process = /tmp/x"}, "must not contain whitespace"),
         ({"PRESIGN_EXPIRY": 0}, "SEQR_S3['PRESIGN_EXPIRY'] must be between 1 and 604800; got 0"),
         ({"PRESIGN_EXPIRY": 604801}, "must be between 1 and 604800"),
         ({"PRESIGN_EXPIRY": "300"}, "SEQR_S3['PRESIGN_EXPIRY'] must be an integer; got '300'"),
