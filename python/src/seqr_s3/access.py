@@ -9,6 +9,7 @@ IgvSample's file or index, or an index next to such a file) and lies under an AL
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from .config import S3Settings
 from .memo import ExpiringMemo
@@ -82,17 +83,56 @@ def forget_registrations() -> None:
     _registrations.clear()
 
 
-def _query_registration(project_guid: str, requested: str) -> bool:
-    from django.apps import apps
+# The registration query needs IgvSample.file_path and the individual -> family -> project chain (seqr has
+# had them since 2018); index_file_path is used only where the model has it (seqr from 2024-08): without it,
+# indexes are served by the derived-index rule alone.
+PROJECT_LOOKUP = "individual__family__project__guid"
+INDEX_FIELD = "index_file_path"
+
+
+def registration_match(requested: str, has_index_field: bool) -> Any:
+    """The Q that says an IgvSample registers ``requested``: its file, its index (when the model has the
+    field), or a file of which ``requested`` is a derived index."""
     from django.db.models import Q
 
-    igv_sample = apps.get_model("seqr", "IgvSample")
-    samples = igv_sample.objects.filter(individual__family__project__guid=project_guid)
-    matches = Q(file_path=requested) | Q(index_file_path=requested)
+    matches = Q(file_path=requested)
+    if has_index_field:
+        matches |= Q(**{INDEX_FIELD: requested})
     sources = candidate_sources(requested)
     if sources:
         matches |= Q(file_path__in=sources)
-    return samples.filter(matches).exists()
+    return matches
+
+
+def sample_field_names(igv_sample: Any) -> set[str]:
+    """The names of the model's concrete fields and relations."""
+    return {field.name for field in igv_sample._meta.get_fields()}
+
+
+def registration_queryset(project_guid: str, requested: str) -> Any:
+    """The IgvSample rows of the project that register ``requested``, built against the model as found."""
+    from django.apps import apps
+
+    igv_sample = apps.get_model("seqr", "IgvSample")
+    samples = igv_sample.objects.filter(**{PROJECT_LOOKUP: project_guid})
+    return samples.filter(registration_match(requested, INDEX_FIELD in sample_field_names(igv_sample)))
+
+
+def registration_query_problem() -> str | None:
+    """Why the registration query cannot run against this seqr's models (None: it compiles).
+
+    Builds the query for a derived index (every branch of it) and compiles it to SQL without executing it, so
+    ``manage.py check`` proves it even with no database reachable."""
+    try:
+        queryset = registration_queryset("R_seqr_s3_check", "s3://seqr-s3-check/sample.bam.bai")
+        queryset.query.get_compiler(using=queryset.db).as_sql()
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def _query_registration(project_guid: str, requested: str) -> bool:
+    return bool(registration_queryset(project_guid, requested).exists())
 
 
 def check_allowed(settings: S3Settings, path: S3Path) -> None:

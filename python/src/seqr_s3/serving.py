@@ -42,6 +42,9 @@ READ_CONTENT_DISPOSITION = "attachment"
 ACCEL_SECRET_HEADER = "X-Seqr-S3-Accel-Secret"  # noqa: S105 (a header name, not a secret)
 _ACCEL_SECRET_META = "HTTP_" + ACCEL_SECRET_HEADER.upper().replace("-", "_")
 BAM_BAI = ".bam.bai"
+# The answer to a failure nothing in this package foresaw; the cause is in the server's log.
+UNEXPECTED_STATUS = 500
+UNEXPECTED_MESSAGE = "seqr_s3 could not serve this track: an internal error (the server log names the cause)"
 
 
 def error_response(status: int, message: str) -> JsonResponse:
@@ -63,7 +66,20 @@ def serve_track(request: HttpRequest, requested: str, project_guid: Optional[str
         project=project_guid,
         **request_fields(request),
     )
-    response = _decide_and_answer(request, requested, project_guid, record)
+    try:
+        response = _decide_and_answer(request, requested, project_guid, record)
+    except Exception as error:
+        # Whatever seqr or a store does that nothing above foresaw: a JSON 500 in seqr's shape (never seqr's
+        # HTML error page) and one log line with the cause; the traceback goes to the operator's log only.
+        logger.exception(
+            "seqr_s3: unexpected error serving %s for project %s: %s: %s",
+            requested,
+            project_guid,
+            type(error).__name__,
+            error,
+        )
+        record.set(error=type(error).__name__)
+        response = error_response(UNEXPECTED_STATUS, UNEXPECTED_MESSAGE)
     record.emit(status=response.status_code, served_range=_served_range(response))
     return response
 
