@@ -264,13 +264,14 @@ def _wrap_file_iter(original: Callable[..., Any]) -> Callable[..., Any]:
 def _wrap_stream_file(original: Callable[..., Any]) -> Callable[..., Any]:
     from .serving import serve_track
 
-    def _stream_file(request: Any, path: Any) -> Any:
+    def _stream_file(request: Any, path: Any, *args: Any, **kwargs: Any) -> Any:
+        # Parameters a later seqr may add (optional, or the check would have refused) pass through unread.
         if is_s3_path(path):
             # fetch_igv_track does not pass the project on; Django records the URL's kwargs on the request.
             match = getattr(request, "resolver_match", None)
             project_guid: Optional[str] = match.kwargs.get("project_guid") if match is not None else None
             return serve_track(request, path, project_guid)
-        return original(request, path)
+        return original(request, path, *args, **kwargs)
 
     return _mark(_stream_file, original)
 

@@ -2,7 +2,7 @@
 **kwargs, no IgvSample.index_file_path) and 2024-04..2024-07 (no index_file_path). Reads in every mode through
 real gunicorn (and the role's nginx for accel); ``manage.py check`` passes there, fails naming the cause on a
 model the registration query cannot use; and an unforeseen failure on the read path is a JSON 500 with a
-seqr_s3 log line, provoked for real by a model whose field was renamed.
+seqr_s3 log line, provoked for real by a model whose field was renamed and by a store that answers garbage.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -110,3 +113,61 @@ def test_an_unforeseen_error_on_the_read_path_is_a_json_500(
         assert "FieldError: Cannot resolve keyword 'file_path'" in log
     finally:
         server.stop()
+
+
+class _GarbageStore(BaseHTTPRequestHandler):
+    """Answers every request 200 with a text body and no Content-Length: not what any S3 store says."""
+
+    protocol_version = "HTTP/1.0"
+
+    def _answer(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        self._answer(b"")
+
+    def do_GET(self) -> None:
+        self._answer(b"this is not S3\n")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def garbage_store() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _GarbageStore)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_store_answering_garbage_gives_a_json_500_and_a_false_exists(
+    standin_factory, seeded_session, s3_bucket, garbage_store
+) -> None:
+    server = standin_factory("proxy", ENDPOINT_URL=garbage_store)
+    session = seeded_session(server, "collaborator")
+    bam = s3_bucket["bam"].s3_path
+    answer = session.get(track_url(server.base_url, PROJECT_1, bam), timeout=60)
+    assert answer.status_code == 500, answer.text[:300]
+    assert answer.headers["Content-Type"] == "application/json"
+    assert "seqr_s3 could not serve this track" in answer.json()["error"]
+    log = server.log_text()
+    assert f"seqr_s3: unexpected error serving {bam} for project {PROJECT_1}: KeyError" in log
+    # does_file_exist keeps its contract (a bool) and says why in the log: registering the path is refused.
+    pm = seeded_session(server, "pm")
+    registered = pm.post(
+        f"{server.base_url}/api/individual/I_bam/update_igv_sample",
+        json={"filePath": bam},
+        headers={"X-CSRFToken": pm.cookies.get("csrf_token"), "Referer": server.base_url + "/"},
+        timeout=60,
+    )
+    assert registered.status_code == 400
+    assert registered.json()["error"] == f'Error accessing "{bam}"'
+    assert f"seqr_s3: unexpected error telling whether {bam} exists: KeyError" in server.log_text()

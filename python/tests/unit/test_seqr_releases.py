@@ -108,6 +108,16 @@ def test_a_future_shape_that_only_adds_optional_parameters_is_accepted(name: str
     assert patch.shape_problems(WRAPPED[name], function_with(name, signature)) == []
 
 
+def test_the_stream_file_wrapper_passes_a_future_optional_parameter_on() -> None:
+    original = function_with("_stream_file", "(request, path, chunk_size=65536)")
+    wrapper = patch._wrap_stream_file(original)
+    assert wrapper("request", "/data/x.bam", chunk_size=1)[0] == {
+        "request": "request",
+        "path": "/data/x.bam",
+        "chunk_size": 1,
+    }
+
+
 REFUSED = [
     (
         "file_iter",
