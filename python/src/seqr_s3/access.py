@@ -123,9 +123,17 @@ def registration_query_problem() -> str | None:
 
     Builds the query for a derived index (every branch of it) and compiles it to SQL without executing it, so
     ``manage.py check`` proves it even with no database reachable."""
+    from django.db import DatabaseError
+
     try:
+        # Building the filter resolves every lookup against the model (a missing field is a FieldError).
         queryset = registration_queryset("R_seqr_s3_check", "s3://seqr-s3-check/sample.bam.bai")
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    try:
         queryset.query.get_compiler(using=queryset.db).as_sql()
+    except DatabaseError:
+        return None  # a backend that must ask its server to compile, and no server: the lookups resolved
     except Exception as error:
         return f"{type(error).__name__}: {error}"
     return None
