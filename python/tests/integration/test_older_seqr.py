@@ -1,5 +1,6 @@
-"""seqr_s3 on the shapes of older seqr (fixtures.standin_shapes): seqr 2021-11..2024-03 (file_iter without
-**kwargs, no IgvSample.index_file_path) and 2024-04..2024-07 (no index_file_path). Reads in every mode through
+"""seqr_s3 on the shapes of older seqr (fixtures.standin_shapes): before 2021-06-25 (no ``user`` anywhere),
+2021-06..2024-03 (file_iter without **kwargs, no IgvSample.index_file_path) and 2024-04..2024-07 (no
+index_file_path). Reads in every mode through
 real gunicorn (and the role's nginx for accel); ``manage.py check`` passes there, fails naming the cause on a
 model the registration query cannot use; and an unforeseen failure on the read path is a JSON 500 with a
 seqr_s3 log line, provoked for real by a model whose field was renamed and by a store that answers garbage.
@@ -21,7 +22,7 @@ from fixtures.standin_shapes import copy_standin
 from s3_track_support import track_url
 
 PROJECT_1 = "R0001_project_1"
-SHAPES = ("2021-11", "2024-04")
+SHAPES = ("2021-05", "2021-11", "2024-04")
 MODES = ("proxy", "redirect", "accel")
 
 
@@ -59,6 +60,23 @@ def test_reads_on_older_seqr(standin_factory, nginx_factory, seeded_session, s3_
         assert answer.content == expected, label
     other = session.get(track_url(server.base_url, PROJECT_1, s3_bucket["project2_bam"].s3_path), timeout=60)
     assert other.status_code == 403
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_registering_checks_existence_on_older_seqr(
+    standin_factory, seeded_session, s3_bucket, shape
+) -> None:
+    """seqr's update_igv_sample calls does_file_exist as that seqr did (before 2021-06: no user): the wrapper
+    passes the caller's arguments on unchanged and answers for the s3:// path."""
+    server = standin_factory("proxy", shape=shape)
+    pm = seeded_session(server, "pm")
+    url = f"{server.base_url}/api/individual/I_bam/update_igv_sample"
+    headers = {"X-CSRFToken": pm.cookies.get("csrf_token"), "Referer": server.base_url + "/"}
+    same = pm.post(url, json={"filePath": s3_bucket["bam"].s3_path}, headers=headers, timeout=60)
+    assert same.status_code == 200, same.text[:300]
+    missing = "s3://seqr-reads/reads/not-there.bam"
+    refused = pm.post(url, json={"filePath": missing}, headers=headers, timeout=60)
+    assert (refused.status_code, refused.json()["error"]) == (400, f'Error accessing "{missing}"')
 
 
 @pytest.mark.parametrize("shape", SHAPES)
