@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup lint unit test wheel demo demo-destroy igv-tools browser image molecule bench bench-smoke molecule-real-seqr
+.PHONY: setup lint unit test wheel collection wheelhouse molecule-matrix demo demo-destroy igv-tools browser image molecule bench bench-smoke molecule-real-seqr
 
 setup:
 	bash scripts/setup.sh
@@ -24,6 +24,11 @@ unit: setup
 # playbooks/site.yml builds it the same way when it is not given; the same source gives the same bytes.
 wheel: setup
 	bash scripts/build-wheel.sh $(BIN)/python
+
+# The artifact operators install: dist/seqr_s3-seqr_s3-<version>.tar.gz, the Ansible collection seqr_s3.seqr_s3
+# (role, playbooks site and remove, the wheel inside the role), assembled in a staging folder.
+collection: setup
+	bash scripts/build-collection.sh $(BIN)/python dist
 
 # molecule-real-seqr only prints its skip line unless SEQR_SOURCE names a seqr checkout (CI has none).
 test: lint unit browser bench-smoke molecule molecule-real-seqr

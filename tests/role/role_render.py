@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import venv
 from pathlib import Path
 from typing import Any, Optional
 
@@ -139,9 +140,21 @@ def nginx_test(site_text: str, workdir: Optional[Path] = None) -> subprocess.Com
     )
 
 
-def run_playbook(playbook: Path, variables: dict[str, Any], *extra: str) -> subprocess.CompletedProcess:
-    """Run a playbook on this machine with the project's ansible.cfg and ``variables`` as extra vars."""
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+def run_playbook(
+    playbook: Path, variables: dict[str, Any], *extra: str, env: Optional[dict[str, str]] = None
+) -> subprocess.CompletedProcess:
+    """Run a playbook on this machine with the project's ansible.cfg and ``variables`` as extra vars;
+    ``env`` adds to (or, with None values, removes from) this process's environment."""
+    env = {
+        key: value
+        for key, value in {
+            **os.environ,
+            "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            **(env or {}),
+        }.items()
+        if value is not None
+    }
     ansible = REPO_ROOT / ".venv" / "bin" / "ansible-playbook"
     return subprocess.run(
         [
@@ -164,3 +177,21 @@ def changed_count(output: str) -> int:
     """The ``changed=`` number of the (single host's) PLAY RECAP."""
     recap = output[output.rindex("PLAY RECAP") :]
     return int(recap.split("changed=")[1].split()[0])
+
+
+def make_seqr_host(root: Path, user: str) -> dict[str, Any]:
+    """A seqr checkout and virtualenv under ``root`` as the role's validate.yml expects them (no service to
+    restart); returns the role variables that point at them."""
+    seqr_dir = root / "seqr"
+    (seqr_dir / "seqr" / "views" / "apis").mkdir(parents=True)
+    (seqr_dir / "settings.py").write_text("DEBUG = False\n")
+    (seqr_dir / "seqr" / "views" / "apis" / "igv_api.py").write_text("")
+    venv.EnvBuilder(with_pip=True).create(root / "venv")
+    return {
+        "seqr_s3_seqr_dir": str(seqr_dir),
+        "seqr_s3_venv": str(root / "venv"),
+        "seqr_s3_home": str(root / "home"),
+        "seqr_s3_user": user,
+        "seqr_s3_service_manager": "none",
+        "seqr_s3_manage_csp": False,
+    }

@@ -13,16 +13,17 @@ import getpass
 import shutil
 import subprocess
 import sys
-import venv
 import zipfile
 from pathlib import Path
 
 import pytest
-from role_render import REPO_ROOT, ROLE_DIR, changed_count, run_playbook
+import tomllib
+from role_render import REPO_ROOT, ROLE_DIR, changed_count, make_seqr_host, run_playbook
 
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-wheel.sh"
 PACKAGE_DIR = REPO_ROOT / "python" / "src" / "seqr_s3"
 MARKER = "# rebuilt by test_role_package"
+VERSION = tomllib.loads((REPO_ROOT / "python" / "pyproject.toml").read_text())["project"]["version"]
 
 PLAY = """- hosts: localhost
   connection: local
@@ -95,20 +96,7 @@ def test_build_script_gives_the_same_bytes_and_only_the_package() -> None:
 @pytest.fixture(scope="module")
 def seqr_host(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A seqr checkout and virtualenv on this machine as validate.yml expects them (no service to restart)."""
-    root = tmp_path_factory.mktemp("seqr_host")
-    seqr_dir = root / "seqr"
-    (seqr_dir / "seqr" / "views" / "apis").mkdir(parents=True)
-    (seqr_dir / "settings.py").write_text("DEBUG = False\n")
-    (seqr_dir / "seqr" / "views" / "apis" / "igv_api.py").write_text("")
-    venv.EnvBuilder(with_pip=True).create(root / "venv")
-    return {
-        "seqr_s3_seqr_dir": str(seqr_dir),
-        "seqr_s3_venv": str(root / "venv"),
-        "seqr_s3_home": str(root / "home"),
-        "seqr_s3_user": getpass.getuser(),
-        "seqr_s3_service_manager": "none",
-        "seqr_s3_manage_csp": False,
-    }
+    return make_seqr_host(tmp_path_factory.mktemp("seqr_host"), getpass.getuser())
 
 
 def _installed_init(host: dict) -> str:
@@ -136,6 +124,7 @@ def test_role_installs_the_wheel_once_and_again_only_when_it_changed(seqr_host: 
     first = run_playbook(playbook, variables)
     assert first.returncode == 0, first.stdout[-3000:]
     assert changed_count(first.stdout) > 0
+    assert f"seqr_s3 {VERSION} in {seqr_host['seqr_s3_venv']}" in first.stdout  # the role's output names it
     assert MARKER not in _installed_init(seqr_host)
     assert sorted(p.name for p in (home / "wheels").iterdir()) == [wheel.name]
     assert not (home / "src").exists()
