@@ -30,6 +30,15 @@ wheel: setup
 collection: setup
 	bash scripts/build-collection.sh $(BIN)/python dist
 
+# A wheelhouse for seqr hosts without a route to PyPI (the role's seqr_s3_pip_wheelhouse): boto3 at the role's
+# pinned version and its dependencies, as wheels for the seqr host's Python, in dist/wheelhouse. Set the host's
+# Python (pip's --python-version) and platform (pip's --platform):
+# `make wheelhouse WHEELHOUSE_PYTHON=3.9` for Debian 11, 3.11 for Debian 12 (default), 3.13 for Debian 13.
+WHEELHOUSE_PYTHON ?= 3.11
+WHEELHOUSE_PLATFORM ?= manylinux2014_x86_64
+wheelhouse: setup
+	bash scripts/build-wheelhouse.sh $(BIN)/python dist/wheelhouse $(WHEELHOUSE_PYTHON) $(WHEELHOUSE_PLATFORM)
+
 # molecule-real-seqr only prints its skip line unless SEQR_SOURCE names a seqr checkout (CI has none).
 test: lint unit browser bench-smoke molecule molecule-real-seqr
 

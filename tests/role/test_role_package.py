@@ -10,6 +10,7 @@ installed again.
 from __future__ import annotations
 
 import getpass
+import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+import yaml
 from role_render import REPO_ROOT, ROLE_DIR, changed_count, make_seqr_host, run_playbook
 
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-wheel.sh"
@@ -174,3 +176,78 @@ def test_role_refuses_a_wheel_that_is_not_one(wheel: str, said: str, seqr_host: 
     assert "Check the package wheel on the controller" in refused.stdout
     assert said in refused.stdout
     assert "make wheel" in refused.stdout
+
+
+WHEELHOUSE_SCRIPT = REPO_ROOT / "scripts" / "build-wheelhouse.sh"
+# pip with no configuration file, no find-links and an index nobody answers on: any index use fails.
+NO_INDEX = {
+    "PIP_CONFIG_FILE": os.devnull,
+    "PIP_INDEX_URL": "http://127.0.0.1:9/simple/",
+    "PIP_EXTRA_INDEX_URL": None,
+    "PIP_FIND_LINKS": None,
+}
+
+
+def test_role_installs_boto3_from_a_wheelhouse_with_no_index_reachable(tmp_path: Path) -> None:
+    """seqr_s3_pip_wheelhouse (filled by scripts/build-wheelhouse.sh, `make wheelhouse`) is copied to the host
+    and boto3 with its dependencies comes from it alone; a second run and check mode change nothing."""
+    host = make_seqr_host(tmp_path / "host", getpass.getuser())
+    wheelhouse = tmp_path / "wheelhouse"
+    host_python = (
+        f"{sys.version_info.major}.{sys.version_info.minor}"  # the test venv's, as a host's would be
+    )
+    subprocess.run(
+        ["bash", str(WHEELHOUSE_SCRIPT), sys.executable, str(wheelhouse), host_python],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAY.format(role_dir=ROLE_DIR))
+    variables = {
+        **host,
+        "seqr_s3_package_wheel": str(_build(REPO_ROOT / "python", tmp_path / "wheel")),
+        "seqr_s3_pip_wheelhouse": str(wheelhouse),
+    }
+
+    first = run_playbook(playbook, variables, env=NO_INDEX)
+    assert first.returncode == 0, first.stdout[-3000:]
+    boto3 = subprocess.run(
+        [f"{host['seqr_s3_venv']}/bin/python", "-c", "import boto3; print(boto3.__version__)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    assert boto3 == yaml.safe_load((ROLE_DIR / "defaults" / "main.yml").read_text())["seqr_s3_boto3_version"]
+    copied = sorted(path.name for path in (Path(host["seqr_s3_home"]) / "wheelhouse").iterdir())
+    assert copied == sorted(path.name for path in wheelhouse.iterdir())
+
+    for extra in ((), ("--check",)):
+        again = run_playbook(playbook, variables, *extra, env=NO_INDEX)
+        assert again.returncode == 0, again.stdout[-3000:]
+        assert changed_count(again.stdout) == 0, again.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("folder", "said"),
+    [("missing", "(no such folder on the controller)"), ("empty", "boto3-1.44.5-*.whl")],
+    ids=["missing-folder", "no-boto3-wheel"],
+)
+def test_role_refuses_a_wheelhouse_without_boto3(
+    folder: str, said: str, seqr_host: dict, tmp_path: Path
+) -> None:
+    (tmp_path / "empty").mkdir()
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAY.format(role_dir=ROLE_DIR))
+    wheel = tmp_path / "seqr_s3-0.2.0-py3-none-any.whl"
+    wheel.write_bytes(b"never installed: validation stops first")
+    variables = {
+        **seqr_host,
+        "seqr_s3_package_wheel": str(wheel),
+        "seqr_s3_pip_wheelhouse": str(tmp_path / folder),
+    }
+    refused = run_playbook(playbook, variables)
+    assert refused.returncode != 0
+    assert "Check the wheelhouse on the controller" in refused.stdout
+    assert said in refused.stdout and "make wheelhouse" in refused.stdout
