@@ -107,6 +107,23 @@ def test_the_playbooks_pass_a_syntax_check_by_their_fqcn(installed: dict, playbo
     assert str(installed["collection"] / "playbooks" / f"{playbook}.yml") in checked.stdout
 
 
+def test_the_installed_site_playbook_builds_no_wheel(installed: dict) -> None:
+    """From the collection there is no python/ to build from: site.yml's controller play must leave the role
+    its bundled wheel (an inventory without seqr hosts runs just that play)."""
+    (installed["root"] / "no_seqr_hosts.yml").write_text("all:\n  hosts: {}\n")
+    ran = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", "no_seqr_hosts.yml", "seqr_s3.seqr_s3.site"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=installed["root"],
+        env=installed["env"],
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stdout[-3000:]
+    assert "skipping: [localhost]" in ran.stdout.split("Build dist/")[1].split("TASK")[0]
+
+
 def test_the_installed_role_renders_a_site_nginx_accepts(installed: dict, tmp_path: Path) -> None:
     role = installed["collection"] / "roles" / "seqr_s3"
     site = render_template(
