@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-PLUGIN = Path(__file__).resolve().parents[2] / "filter_plugins" / "seqr_s3_filters.py"
+PLUGIN = Path(__file__).resolve().parents[2] / "roles" / "seqr_s3" / "filter_plugins" / "seqr_s3_filters.py"
 
 
 def _load_plugin():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pysam
 import pytest
+import tomllib
 from fixtures.standin import STANDIN_DIR, TESTS_DIR, manage
 from fixtures.standin_shapes import copy_standin
 from s3_track_support import run_shell_probe, track_url
@@ -265,6 +266,9 @@ def test_check_warns_about_accel_without_nginxs_secret(standin_factory) -> None:
 def test_the_operator_command(standin_factory, s3_bucket) -> None:
     env = standin_factory("proxy").env
     ok = manage(env, "seqr_s3_check", s3_bucket["bam"].s3_path, s3_bucket["unicode_bam"].s3_path)
+    # The installed package says which version it is (python/pyproject.toml's, the project's one version).
+    version = tomllib.loads((INTEGRATION_DIR.parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    assert ok.stdout.startswith(f"seqr_s3 {version} mode=proxy "), ok.stdout
     assert "credentials=shared-credentials-file" in ok.stdout
     assert f"OK {s3_bucket['bam'].s3_path}: {len(s3_bucket['bam'].read_local())} bytes" in ok.stdout
     assert f"OK {s3_bucket['unicode_bam'].s3_path}" in ok.stdout
