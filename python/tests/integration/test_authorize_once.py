@@ -132,6 +132,42 @@ def test_range_battery_with_authorize_once(authorize: AuthorizeStack, s3_bucket,
     _check(session.get(url, headers={"Range": case.header_for(len(data))}, timeout=60), case, data)
 
 
+@pytest.fixture(scope="module")
+def with_slice_cache(authorize: AuthorizeStack, nginx_factory) -> Iterator[str]:
+    """A second nginx in front of the same seqr with authorize once and the slice cache, each in its own
+    folder: the grants never share the cached reads' folder."""
+    slices = worker_owned_folder("seqr_s3_slices_")
+    grants = worker_owned_folder("seqr_s3_authorized_")
+    try:
+        nginx = nginx_factory(
+            SimpleNamespace(bind=authorize.seqr.url.removeprefix("http://"), env=authorize.standin.env),
+            seqr_s3_nginx_authorize_ttl=TTL,
+            seqr_s3_nginx_session_cookie_name=session_cookie_name(authorize.standin.env),
+            seqr_s3_nginx_authorize_cache_path=str(grants),
+            seqr_s3_nginx_slice_cache=True,
+            seqr_s3_nginx_slice_cache_path=str(slices),
+        )
+        yield nginx.base_url
+    finally:
+        shutil.rmtree(slices, ignore_errors=True)
+        shutil.rmtree(grants, ignore_errors=True)
+
+
+def test_range_battery_with_the_slice_cache_too(
+    authorize: AuthorizeStack, with_slice_cache: str, s3_bucket
+) -> None:
+    """The slice cache composes: the same answers for every case, twice (cold, then from the cache)."""
+    session = login_session(
+        with_slice_cache, authorize.users["collaborator"].email, authorize.users["collaborator"].password
+    )
+    bam = s3_bucket["bam"]
+    data = bam.read_local()
+    url = track_url(with_slice_cache, PROJECT_1, bam.s3_path)
+    for _ in range(2):
+        for case in RANGE_BATTERY:
+            _check(session.get(url, headers={"Range": case.header_for(len(data))}, timeout=60), case, data)
+
+
 def test_head_and_if_range_with_authorize_once(authorize: AuthorizeStack, s3_bucket) -> None:
     session = authorize.login("collaborator")
     bam = s3_bucket["bam"]
@@ -226,9 +262,12 @@ def test_revocation_is_honoured_after_the_ttl(authorize: AuthorizeStack, s3_buck
     unicode_url = track_url(authorize.base_url, PROJECT_1, s3_bucket["unicode_bam"].s3_path)
     bam_url = track_url(authorize.base_url, PROJECT_1, s3_bucket["odd_chars_bam"].s3_path)
 
-    # An IGV sample removed.
+    # An IGV sample removed. A Range nginx leaves to seqr ("bytes=0-9,") is read the per-request way first,
+    # several times so both workers have checked the registration (a worker remembers one for 10 s).
     session = authorize.login("collaborator")
     assert session.get(unicode_url, headers={"Range": "bytes=0-9"}, timeout=60).status_code == 206
+    for _ in range(6):
+        assert session.get(unicode_url, headers={"Range": "bytes=0-9,"}, timeout=60).status_code == 206
     authorize.shell(
         "from seqr.models import IgvSample; "
         f"IgvSample.objects.filter(file_path={s3_bucket['unicode_bam'].s3_path!r}).delete()"
