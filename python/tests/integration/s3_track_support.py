@@ -168,6 +168,23 @@ RANGE_BATTERY = [
 ]
 
 
+def assert_answer(response: requests.Response, case: RangeCase, data: bytes) -> None:
+    """The answer RFC 9110 gives ``case`` for an object holding ``data``: status, ranges, length and bytes."""
+    size = len(data)
+    status, first, end = case.expect(size)
+    label = f"Range {case.header_for(size)!r}"
+    assert response.status_code == status, f"{label}: {response.status_code} {response.text[:200]!r}"
+    if status == 206:
+        assert response.headers["Content-Range"] == f"bytes {first}-{end - 1}/{size}", label
+        assert int(response.headers["Content-Length"]) == end - first, label
+        assert response.content == data[first:end], label
+    elif status == 200:
+        assert int(response.headers["Content-Length"]) == size, label
+        assert response.content == data, label
+    else:
+        assert response.headers["Content-Range"] == f"bytes */{size}", label
+
+
 class TcpForwarder:
     """Forward 127.0.0.1:<port> to a target port; ``stop()`` cuts every connection, ``start()`` resumes.
 
