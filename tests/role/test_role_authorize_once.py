@@ -74,3 +74,26 @@ def test_the_role_refuses_unsafe_settings(variables: dict, named: str, tmp_path:
     done = run_role_tasks("validate", variables, tmp_path)
     assert done.returncode != 0
     assert named in done.stdout.replace("\n", " ")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "pool"),
+    [
+        ("http://127.0.0.1:8333", "127.0.0.1:8333"),
+        ("https://s3.example.org", "s3.example.org:443"),
+        ("https://[::1]:9000/", "[::1]:9000"),
+        ("", None),
+    ],
+    ids=["custom-port", "custom-https", "ipv6", "aws-per-url"],
+)
+def test_a_fixed_endpoint_gets_the_keepalive_pool(endpoint: str, pool: str | None) -> None:
+    """With authorize once every range is nginx's own request to S3: one fixed endpoint host (a custom
+    endpoint) is pooled by default; AWS without an endpoint (virtual-hosted buckets) keeps a URL per
+    request."""
+    site = directives(render_template("nginx_site.conf.j2", {**ON, "seqr_s3_endpoint_url": endpoint}))
+    if pool:
+        assert site[site.index("upstream seqr_s3_store {") + 1] == f"server {pool};"
+    else:
+        assert "upstream seqr_s3_store {" not in site
+    without = directives(render_template("nginx_site.conf.j2", {"seqr_s3_endpoint_url": endpoint}))
+    assert "upstream seqr_s3_store {" not in without
