@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import requests
-from fixtures.standin import login_session, manage
+from fixtures.standin import accel_secret_of, login_session, manage
 from s3_track_support import (
     RANGE_BATTERY,
     RangeCase,
@@ -302,3 +302,31 @@ def test_no_signature_in_nginx_logs_or_readable_cache(authorize: AuthorizeStack,
         assert path.stat().st_mode & 0o077 == 0, path
     # The error log names no signature either (nginx logs declines of the grant question without URLs).
     assert "X-Amz-" not in authorize.nginx.error_log()
+
+
+def test_only_nginx_gets_a_grant(authorize: AuthorizeStack, s3_bucket) -> None:
+    """Straight at gunicorn: without nginx's secret X-Seqr-S3-Authorize is ignored (the bytes, as proxy mode);
+    with it, only 1-300 seconds ask for a grant, anything else gets the ordinary accel answer."""
+    session = authorize.login("collaborator")
+    url = track_url(authorize.standin.base_url, PROJECT_1, s3_bucket["bam"].s3_path)
+    cookies = requests.utils.dict_from_cookiejar(session.cookies)
+    data = s3_bucket["bam"].read_local()
+    forged = requests.get(
+        url, headers={"X-Seqr-S3-Authorize": "3", "Range": "bytes=0-9"}, cookies=cookies, timeout=60
+    )
+    assert (forged.status_code, forged.content) == (206, data[:10])
+    assert not [name for name in forged.headers if name.lower().startswith("x-seqr-s3")]
+    secret = {"X-Seqr-S3-Accel-Secret": accel_secret_of(authorize.standin.env)}
+    for value in ("0", "301", "abc", "-1", "per-request"):
+        answer = requests.get(
+            url, headers={**secret, "X-Seqr-S3-Authorize": value}, cookies=cookies, timeout=60
+        )
+        assert answer.headers.get("X-Accel-Redirect") == "/_seqr_s3_internal/", value
+    grant = requests.get(url, headers={**secret, "X-Seqr-S3-Authorize": "3"}, cookies=cookies, timeout=60)
+    assert (grant.status_code, grant.content) == (200, b"")
+    assert "X-Accel-Redirect" not in grant.headers and "X-Amz-Signature=" in grant.headers["X-Seqr-S3-Url"]
+    refused = track_url(authorize.standin.base_url, PROJECT_1, s3_bucket["project2_bam"].s3_path)
+    decline = requests.get(
+        refused, headers={**secret, "X-Seqr-S3-Authorize": "3"}, cookies=cookies, timeout=60
+    )
+    assert (decline.status_code, decline.content) == (403, b"")
