@@ -66,11 +66,13 @@ def candidate_sources(requested: str) -> set[str]:
     return sources
 
 
-def is_registered_to_project(project_guid: str, requested: str) -> bool:
+def is_registered_to_project(project_guid: str, requested: str, remembered: bool = True) -> bool:
     """True when ``requested`` is an IgvSample file/index of the project, or an index derived from a file
-    (answered from this process's memory when it was found so less than REGISTERED_TTL_SECONDS ago)."""
+    (answered from this process's memory when it was found so less than REGISTERED_TTL_SECONDS ago, unless
+    ``remembered`` is false: behind nginx's authorization cache, which keeps grants itself, the database is
+    asked every time)."""
     key = (project_guid, requested)
-    if _registrations.get(key):
+    if remembered and _registrations.get(key):
         return True
     if not _query_registration(project_guid, requested):
         return False
@@ -149,7 +151,9 @@ def check_allowed(settings: S3Settings, path: S3Path) -> None:
         raise AccessRefused(RULE_ALLOW_LIST, f"{path} is not under ALLOWED_PREFIXES")
 
 
-def check_access(settings: S3Settings, project_guid: str | None, requested: str, path: S3Path) -> None:
+def check_access(
+    settings: S3Settings, project_guid: str | None, requested: str, path: S3Path, remembered: bool = True
+) -> None:
     """Raise AccessRefused (and log why) unless the path is allow-listed and registered to the project.
 
     Nothing here talks to S3: the allow-list is a string match, the registration a database query.
@@ -158,7 +162,7 @@ def check_access(settings: S3Settings, project_guid: str | None, requested: str,
         check_allowed(settings, path)
         if not project_guid:
             raise AccessRefused(RULE_NO_PROJECT, f"{path}: the request names no project")
-        if not is_registered_to_project(project_guid, requested):
+        if not is_registered_to_project(project_guid, requested, remembered):
             raise AccessRefused(RULE_NOT_REGISTERED, f"{path} is not an IGV sample path of the project")
     except AccessRefused as refused:
         logger.warning("seqr_s3: refused %s for project %s: %s", path, project_guid, refused.rule)

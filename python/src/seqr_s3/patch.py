@@ -262,7 +262,7 @@ def _wrap_file_iter(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _wrap_stream_file(original: Callable[..., Any]) -> Callable[..., Any]:
-    from .serving import serve_track
+    from .serving import authorize_seconds, decline_response, serve_track
 
     def _stream_file(request: Any, path: Any, *args: Any, **kwargs: Any) -> Any:
         # Parameters a later seqr may add (optional, or the check would have refused) pass through unread.
@@ -271,6 +271,10 @@ def _wrap_stream_file(original: Callable[..., Any]) -> Callable[..., Any]:
             match = getattr(request, "resolver_match", None)
             project_guid: Optional[str] = match.kwargs.get("project_guid") if match is not None else None
             return serve_track(request, path, project_guid)
+        if authorize_seconds(request) is not None:
+            # nginx's authorization covers s3:// tracks only; seqr's own files are streamed the ordinary way
+            # (never into nginx's authorization request, which would discard them).
+            return decline_response()
         return original(request, path, *args, **kwargs)
 
     return _mark(_stream_file, original)
