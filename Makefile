@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup lint unit test wheel demo demo-destroy igv-tools browser image molecule bench bench-smoke molecule-real-seqr
+.PHONY: setup lint unit test wheel collection collection-installed wheelhouse molecule-matrix demo demo-destroy igv-tools browser image molecule bench bench-smoke molecule-real-seqr
 
 setup:
 	bash scripts/setup.sh
 
-lint: setup
+# collection-installed first: Molecule's converge.yml imports seqr_s3.seqr_s3.site, which ansible-lint must find.
+lint: setup collection-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/ansible-lint --offline
@@ -24,6 +25,20 @@ unit: setup
 # playbooks/site.yml builds it the same way when it is not given; the same source gives the same bytes.
 wheel: setup
 	bash scripts/build-wheel.sh $(BIN)/python
+
+# The artifact operators install: dist/seqr_s3-seqr_s3-<version>.tar.gz, the Ansible collection seqr_s3.seqr_s3
+# (role, playbooks site and remove, the wheel inside the role), assembled in a staging folder.
+collection: setup
+	bash scripts/build-collection.sh $(BIN)/python dist
+
+# A wheelhouse for seqr hosts without a route to PyPI (the role's seqr_s3_pip_wheelhouse): boto3 at the role's
+# pinned version and its dependencies, as wheels for the seqr host's Python, in dist/wheelhouse. Set the host's
+# Python (pip's --python-version) and platform (pip's --platform):
+# `make wheelhouse WHEELHOUSE_PYTHON=3.9` for Debian 11, 3.11 for Debian 12 (default), 3.13 for Debian 13.
+WHEELHOUSE_PYTHON ?= 3.11
+WHEELHOUSE_PLATFORM ?= manylinux2014_x86_64
+wheelhouse: setup
+	bash scripts/build-wheelhouse.sh $(BIN)/python dist/wheelhouse $(WHEELHOUSE_PYTHON) $(WHEELHOUSE_PLATFORM)
 
 # molecule-real-seqr only prints its skip line unless SEQR_SOURCE names a seqr checkout (CI has none).
 test: lint unit browser bench-smoke molecule molecule-real-seqr
@@ -41,21 +56,43 @@ $(IGV_TOOLS)/node_modules/.package-lock.json: $(IGV_TOOLS)/package-lock.json
 browser: setup igv-tools
 	$(BIN)/pytest -q tests/igv
 
-# Molecule's hosts are podman containers booting systemd from a locally built Debian 12 image; podman needs
-# runc and lower ulimits here (scripts/containers.conf). The scenario's state (fixtures, generated keys) lives
-# in a fixed ephemeral folder so `make demo` can print how to reach what it built.
-MOLECULE_ENV := CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf \
+# Molecule's hosts are podman containers booting systemd from locally built Debian images (scripts/build-image.sh):
+# the s3 host bookworm, the seqr host DEBIAN_RELEASE (bullseye, bookworm or trixie; default bookworm, what CI
+# runs). podman needs runc and lower ulimits here (scripts/containers.conf). The scenario's state (fixtures,
+# generated keys) lives in a fixed ephemeral folder so `make demo` can print how to reach what it built.
+# Converge and removal run the collection as installed by ansible-galaxy into .cache/collections
+# (molecule.yml's ANSIBLE_COLLECTIONS_PATH), not the working tree's role.
+# WHEELHOUSE=dist/wheelhouse (after `make wheelhouse`) runs the scenario with the seqr host cut off every package
+# index during converge, boto3 coming from that wheelhouse.
+DEBIAN_RELEASE ?= bookworm
+WHEELHOUSE ?=
+MOLECULE_ENV := CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf SEQR_S3_DEBIAN_RELEASE=$(DEBIAN_RELEASE) \
+	SEQR_S3_WHEELHOUSE=$(if $(WHEELHOUSE),$(abspath $(WHEELHOUSE))) \
 	MOLECULE_EPHEMERAL_DIRECTORY=$(CURDIR)/.cache/molecule/default
 image: setup
-	CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf bash scripts/build-image.sh
+	CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf bash scripts/build-image.sh bookworm
+	CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf bash scripts/build-image.sh $(DEBIAN_RELEASE)
+
+# The built collection installed the way an operator installs it, for Molecule's scenarios.
+collection-installed: collection
+	rm -rf .cache/collections
+	$(BIN)/ansible-galaxy collection install --force -p .cache/collections \
+	  dist/seqr_s3-seqr_s3-$$($(BIN)/python -c 'import tomllib; print(tomllib.load(open("python/pyproject.toml", "rb"))["project"]["version"])').tar.gz
 
 # The whole scenario: destroy, syntax, create, prepare, check, converge, idempotence, verify, removal, destroy.
 # verify drives igv.js in the controller's Chromium through the igv-tools driver.
-molecule: image igv-tools wheel
+molecule: image igv-tools collection-installed
 	$(MOLECULE_ENV) $(BIN)/molecule test
 
+# A release check, not CI (each run takes about 40 minutes): the default scenario with the seqr host on each
+# Debian release; every run adds a row (release, commit, result, verify counts, minutes) to
+# molecule/default/platforms.md and keeps its log in .cache/molecule-matrix/. Set RELEASES to run fewer.
+RELEASES ?= bullseye bookworm trixie
+molecule-matrix: igv-tools collection-installed
+	bash scripts/molecule-matrix.sh $(RELEASES)
+
 # A throwaway seqr host plus Ceph S3 store with the role applied; prints the URL and a curl line to try.
-demo: image wheel
+demo: image collection-installed
 	$(MOLECULE_ENV) $(BIN)/molecule create
 	$(MOLECULE_ENV) $(BIN)/molecule converge
 	@$(MOLECULE_ENV) $(BIN)/python molecule/default/demo_info.py
@@ -65,11 +102,11 @@ demo-destroy: setup
 
 # molecule/real_seqr: the same hosts and checks against an operator's own seqr checkout (copied in without .git):
 # `make molecule-real-seqr SEQR_SOURCE=/path/to/seqr`. Without SEQR_SOURCE it says how to run it and succeeds.
-molecule-real-seqr: wheel
+molecule-real-seqr: collection-installed
 	@if [ -z "$(SEQR_SOURCE)" ]; then \
 	  echo "molecule-real-seqr: skipped, SEQR_SOURCE is unset (run: make molecule-real-seqr SEQR_SOURCE=/path/to/seqr)"; \
 	else \
-	  CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf bash scripts/build-image.sh && \
+	  CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf bash scripts/build-image.sh bookworm && \
 	  SEQR_SOURCE="$(abspath $(SEQR_SOURCE))" CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf \
 	    MOLECULE_EPHEMERAL_DIRECTORY=$(CURDIR)/.cache/molecule/real_seqr $(BIN)/molecule test -s real_seqr; \
 	fi

@@ -16,6 +16,7 @@ LABELS = {
     "direct": "direct S3 (presigned)",
     "disk": "nginx from disk",
     "accel": "seqr_s3 accel",
+    "accel+authorize": "seqr_s3 accel, authorize once",
     "proxy": "seqr_s3 proxy",
     "redirect": "seqr_s3 redirect",
     "old": "old approach (baseline)",

@@ -34,6 +34,7 @@ from fixtures.standin import (  # noqa: E402
     STANDIN_DIR,
     StandinServer,
     login_session,
+    manage,
     prepare_database,
     standin_env,
     start_standin,
@@ -50,6 +51,10 @@ BAI_KEY = f"{PREFIX}sample.bam.bai"
 MODES = ("accel", "proxy", "redirect")
 # The accel gunicorn behind a second nginx: the same role site with the optional slice cache switched on.
 CACHE_VARIANT = "accel+cache"
+# The accel gunicorn behind a third nginx with authorize once on (seqr_s3_nginx_authorize_ttl): seqr is asked
+# once per session and track for this many seconds (the issue's prototype kept its grants 10 s).
+AUTHORIZE_VARIANT = "accel+authorize"
+AUTHORIZE_TTL = 10
 # The role's default slice size (seqr_s3_nginx_slice_cache_slice_size: 1m): cold reads are placed by it.
 SLICE_BYTES = 1 << 20
 # Presigned URLs for the "direct" variant must outlive a full run.
@@ -279,6 +284,13 @@ def bench_stack(
                 )
                 cleanup.callback(cached_nginx.stop)
                 modes[CACHE_VARIANT] = ModeStack(CACHE_VARIANT, standin, cached_nginx, access_log)
+                authorizing_nginx = _start_authorize_nginx(
+                    workdir, standin, role_vars, secret_file.read_text().strip()
+                )
+                cleanup.callback(authorizing_nginx.stop)
+                modes[AUTHORIZE_VARIANT] = ModeStack(
+                    AUTHORIZE_VARIANT, standin, authorizing_nginx, access_log
+                )
 
         session = login_session(modes["accel"].nginx.base_url, "bench@example.org", password)
         cookie_header = "; ".join(f"{name}={value}" for name, value in session.cookies.items())
@@ -312,6 +324,33 @@ def _start_cache_nginx(
             **accel_role_vars,
             "seqr_s3_nginx_slice_cache": True,
             "seqr_s3_nginx_slice_cache_path": str(slice_cache_dir),
+        },
+        http_extra=nginx_timing_directives(prefix),
+        accel_secret=accel_secret,
+    )
+
+
+def _start_authorize_nginx(
+    workdir: Path, standin: StandinServer, accel_role_vars: dict, accel_secret: str
+) -> NginxServer:
+    """The accel site again, with authorize once on: its grants' folder as the role makes it (0700, nginx's
+    workers' user), the session cookie's name read from the stand-in's settings as the role reads seqr's."""
+    grants_dir = workdir / "authorize_cache"
+    grants_dir.mkdir(mode=0o700)
+    shutil.chown(grants_dir, NGINX_WORKER_USER, NGINX_WORKER_GROUP)
+    code = "from django.conf import settings; print('COOKIE', settings.SESSION_COOKIE_NAME)"
+    printed = manage(standin.env, "shell", "-c", code).stdout
+    cookie_name = next(line.split()[1] for line in printed.splitlines() if line.startswith("COOKIE "))
+    prefix = workdir / "nginx_accel_authorize"
+    return start_nginx(
+        prefix,
+        standin.bind,
+        free_loopback_ports(1)[0],
+        {
+            **accel_role_vars,
+            "seqr_s3_nginx_authorize_ttl": AUTHORIZE_TTL,
+            "seqr_s3_nginx_authorize_cache_path": str(grants_dir),
+            "seqr_s3_nginx_session_cookie_name": cookie_name,
         },
         http_extra=nginx_timing_directives(prefix),
         accel_secret=accel_secret,

@@ -37,6 +37,7 @@ from clients import (
     warm_up,
 )
 from stack import (
+    AUTHORIZE_VARIANT,
     BAI_KEY,
     BAM_KEY,
     BASELINE_DIR,
@@ -53,7 +54,7 @@ from stack import (
 
 # The variants every main workload measures; accel+cache (the role's optional slice cache) is measured by
 # the cold/warm workload only, beside direct and accel (a cache warmed by random reads would blur the rest).
-MAIN_VARIANTS = ("direct", "disk", "accel", "proxy", "redirect", "old")
+MAIN_VARIANTS = ("direct", "disk", "accel", AUTHORIZE_VARIANT, "proxy", "redirect", "old")
 VARIANTS = (*MAIN_VARIANTS, CACHE_VARIANT)
 CACHE_COMPARED = ("direct", "accel", CACHE_VARIANT)
 # Variants whose requests run through a gunicorn worker, and the mode (gunicorn) that serves each.
@@ -63,6 +64,7 @@ WORKER_VARIANTS = {
     "redirect": "redirect",
     "old": "proxy",
     CACHE_VARIANT: "accel",
+    AUTHORIZE_VARIANT: "accel",
 }
 IGV_RANGE_SIZES = (16 << 10, 512 << 10)  # igv.js asks for 16-512 KiB per alignment range
 IGV_RANGES_PER_SESSION = 20
@@ -118,7 +120,12 @@ def _access_log(stack: BenchStack, variant: str) -> AccessLog | None:
 
 # The nginx in front of each variant's requests (disk: the accel stack's nginx serves /static/; accel+cache
 # has its own in front of the accel gunicorn).
-NGINX_VARIANTS = {**WORKER_VARIANTS, "disk": "accel", CACHE_VARIANT: CACHE_VARIANT}
+NGINX_VARIANTS = {
+    **WORKER_VARIANTS,
+    "disk": "accel",
+    CACHE_VARIANT: CACHE_VARIANT,
+    AUTHORIZE_VARIANT: AUTHORIZE_VARIANT,
+}
 
 
 def _timing_log(stack: BenchStack, variant: str) -> NginxTimingLog | None:
@@ -162,6 +169,10 @@ def _worker_busy(log: AccessLog | None, variant: str, requests: int) -> dict[str
     """Median time the gunicorn worker was held per request since the log was marked (ms)."""
     if log is None:
         return {}
+    if variant == AUTHORIZE_VARIANT:
+        # seqr is asked once per session and track per TTL: count what reached it instead of waiting for all.
+        asked = log.busy_ms_since_mark(_busy_prefix(variant), 0)
+        return {"seqr_requests": len(asked), "worker_held_ms": statistics.median(asked) if asked else 0.0}
     busy = log.busy_ms_since_mark(_busy_prefix(variant), requests)
     if len(busy) < requests:
         raise BenchError(f"{variant}: gunicorn logged {len(busy)} of the {requests} requests just made")
@@ -171,8 +182,8 @@ def _worker_busy(log: AccessLog | None, variant: str, requests: int) -> dict[str
 def warm_up_workers(stack: BenchStack) -> None:
     """Have every gunicorn worker serve each route it will serve once, before anything is measured."""
     for variant, mode in WORKER_VARIANTS.items():
-        if variant == CACHE_VARIANT:
-            continue  # the accel gunicorn, warmed through accel's own nginx; the cache starts empty
+        if variant in (CACHE_VARIANT, AUTHORIZE_VARIANT):
+            continue  # the accel gunicorn, warmed through accel's own nginx; the caches start empty
         master = stack.modes[mode].standin.process.pid
         log = AccessLog(stack.modes[mode].access_log)
         warm_up(master, log, target(stack, variant, LARGE_KEY), _busy_prefix(variant))
@@ -585,10 +596,18 @@ def profile_accel_worker(stack: BenchStack, seconds: float) -> dict[str, float]:
 WORKLOADS = {
     "big_range": (big_range, MAIN_VARIANTS, "mb_per_s"),
     "small_ranges": (small_ranges, MAIN_VARIANTS, "total_p50_ms"),
-    "concurrency": (concurrent_ranges, ("direct", "disk", "accel", "proxy", "old"), "req_per_s"),
+    "concurrency": (
+        concurrent_ranges,
+        ("direct", "disk", "accel", AUTHORIZE_VARIANT, "proxy", "old"),
+        "req_per_s",
+    ),
     "concurrency_threads": (concurrent_ranges_threads, ("direct", "redirect"), "req_per_s"),
     "igv_session": (igv_session, MAIN_VARIANTS, "session_ms"),
     "worker_memory": (worker_memory, ("accel", "proxy", "redirect", "old"), None),
-    "ordinary_under_load": (ordinary_under_load, ("direct", "accel", "proxy", "redirect", "old"), None),
+    "ordinary_under_load": (
+        ordinary_under_load,
+        ("direct", "accel", AUTHORIZE_VARIANT, "proxy", "redirect", "old"),
+        None,
+    ),
     "slice_cache": (slice_cache, CACHE_COMPARED, "range_warm_p50_ms"),
 }

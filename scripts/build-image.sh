@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# Builds the Debian 12 image with systemd that Molecule's test hosts boot (`/sbin/init` as PID 1).
+# Builds a Debian image with systemd that Molecule's test hosts boot (`/sbin/init` as PID 1), for one release:
+# bullseye (11), bookworm (12, the default) or trixie (13), as localhost/seqr-s3-debian-<release>-systemd:latest.
+# Usage: scripts/build-image.sh [RELEASE] [--force]   (RELEASE also from SEQR_S3_DEBIAN_RELEASE)
 # No image registry is reachable from this kind of machine, so the image is made locally with debootstrap and
 # `podman import`. It is cached: an image that already exists is kept (pass --force to rebuild it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-image=${SEQR_S3_IMAGE:-localhost/seqr-s3-debian12-systemd:latest}
 # podman here needs runc and lower ulimits (see scripts/containers.conf); callers may point elsewhere.
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/scripts/containers.conf}
 
+usage="usage: $0 [bullseye|bookworm|trixie] [--force]"
+release=${SEQR_S3_DEBIAN_RELEASE:-bookworm}
 force=0
-case "${1:-}" in
-  --force) force=1 ;;
-  "") ;;
-  *) echo "usage: $0 [--force]" >&2; exit 2 ;;
+for arg in "$@"; do
+  case "$arg" in
+    --force) force=1 ;;
+    bullseye | bookworm | trixie) release=$arg ;;
+    *) echo "$usage" >&2; exit 2 ;;
+  esac
+done
+case "$release" in
+  bullseye | bookworm | trixie) ;;
+  *) echo "build-image: unknown Debian release '$release' (SEQR_S3_DEBIAN_RELEASE); $usage" >&2; exit 2 ;;
 esac
+image=localhost/seqr-s3-debian-$release-systemd:latest
 
 if [ "$force" = 0 ] && podman image exists "$image"; then
   echo "build-image: $image exists, kept (use --force to rebuild)"
@@ -35,19 +45,19 @@ workdir=$(mktemp -d /var/tmp/seqr-s3-image.XXXXXX)
 trap 'rm -rf "$workdir"' EXIT
 rootfs=$workdir/rootfs
 
-echo "build-image: debootstrap bookworm from $mirror (about a minute)"
+echo "build-image: debootstrap $release from $mirror (about a minute)"
 debootstrap --variant=minbase \
   --include=python3,systemd,systemd-sysv,iproute2,procps,curl,ca-certificates \
-  bookworm "$rootfs" "$mirror" >"$workdir/debootstrap.log" 2>&1 || {
+  "$release" "$rootfs" "$mirror" >"$workdir/debootstrap.log" 2>&1 || {
   tail -n 30 "$workdir/debootstrap.log" >&2
   exit 1
 }
 
 # Updates and security fixes, so packages installed by prepare and by the role are current.
 cat >"$rootfs/etc/apt/sources.list" <<EOF
-deb $mirror bookworm main
-deb $mirror bookworm-updates main
-deb ${mirror%/debian}/debian-security bookworm-security main
+deb $mirror $release main
+deb $mirror $release-updates main
+deb ${mirror%/debian}/debian-security $release-security main
 EOF
 # Keep test hosts as small as the hosts the role targets: no recommends unless a task asks for them.
 printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \

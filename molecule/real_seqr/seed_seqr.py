@@ -117,6 +117,9 @@ def seed_rows(seed: dict[str, Any]) -> None:
             _set_guid(Individual, individual, guid)
 
     sample_types = {choice for choice, _label in IgvSample.SAMPLE_TYPE_CHOICES}
+    # seqr before 2024-08 (merge of PR 4272) has no IgvSample.index_file_path: igv.js then finds indexes
+    # beside the file (x.bam.bai / x.bai, x.cram.crai), as the seed's fixtures are named.
+    has_index_field = any(field.name == "index_file_path" for field in IgvSample._meta.get_fields())
     for entry in seed.get("igv_samples", []):
         guid = _required(entry, "guid", "IGV sample")
         sample_type = _required(entry, "sample_type", "IGV sample")
@@ -127,9 +130,10 @@ def seed_rows(seed: dict[str, Any]) -> None:
         individual = _by_guid(Individual, _required(entry, "individual", "IGV sample"), "individual")
         values = {
             "file_path": _required(entry, "file_path", "IGV sample"),
-            "index_file_path": entry.get("index_file_path"),
             "sample_id": entry.get("sample_id"),
         }
+        if has_index_field:
+            values["index_file_path"] = entry.get("index_file_path")
         sample = IgvSample.objects.filter(guid=guid).first()
         if sample is None:
             sample = IgvSample.objects.create(individual=individual, sample_type=sample_type, **values)

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from role_render import REPO_ROOT, built_wheel
 
-PLUGIN = REPO_ROOT / "filter_plugins" / "seqr_s3_filters.py"
+PLUGIN = REPO_ROOT / "roles" / "seqr_s3" / "filter_plugins" / "seqr_s3_filters.py"
 
 
 def _load_plugin():

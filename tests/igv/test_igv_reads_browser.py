@@ -26,6 +26,7 @@ from fixtures.standin import (
     STANDIN_DIR,
     TESTS_DIR,
     StandinServer,
+    manage,
     prepare_database,
     standin_env,
     start_standin,
@@ -187,7 +188,9 @@ def igv_site(
     """``start(mode, igv_version, dropped_hash=None)``: a seqr host for one test, stopped after it."""
     started: list[IgvSite] = []
 
-    def start(mode: str, igv_version: str, dropped_hash: str | None = None) -> IgvSite:
+    def start(
+        mode: str, igv_version: str, dropped_hash: str | None = None, authorize_ttl: int = 0
+    ) -> IgvSite:
         s3 = s3_bucket.server
         role_vars = {
             "seqr_s3_mode": mode,
@@ -220,6 +223,18 @@ def igv_site(
         static_root = readable_folder(served_files_root / f"static-{tmp_path.name}")
         dist = readable_folder(readable_folder(static_root / "igv") / "dist")
         readable_copy(igv_package(igv_version) / IGV_ESM_BUILD, dist / IGV_ESM_BUILD.name)
+        authorize = {}
+        if authorize_ttl:
+            grants = readable_folder(served_files_root / f"grants-{tmp_path.name}")
+            shutil.chown(grants, "nobody")
+            grants.chmod(0o700)
+            code = "from django.conf import settings as s; print('C', s.SESSION_COOKIE_NAME)"
+            printed = manage(env, "shell", "-c", code)
+            authorize = {
+                "seqr_s3_nginx_authorize_ttl": authorize_ttl,
+                "seqr_s3_nginx_authorize_cache_path": str(grants),
+                "seqr_s3_nginx_session_cookie_name": printed.stdout.split("C ", 1)[1].split()[0],
+            }
         try:
             nginx = start_nginx(
                 tmp_path / "nginx",
@@ -227,6 +242,7 @@ def igv_site(
                 free_loopback_ports(1)[0],
                 {
                     **role_vars,
+                    **authorize,
                     "seqr_s3_nginx_static_root": str(static_root),
                     "seqr_s3_nginx_reference_root": str(reference_root),
                 },
@@ -299,6 +315,26 @@ def test_igv_shows_reads_from_s3_with_no_csp_violation(
         track_paths=expected_track_paths(s3_bucket),
     )
     assert screenshot.stat().st_size > 0
+
+
+def test_igv_shows_reads_with_authorize_once(
+    igv_site: Callable[..., IgvSite], seeded_session: Callable[..., Any], s3_bucket: Any
+) -> None:
+    """accel with authorize once (seqr_s3_nginx_authorize_ttl): igv.js (the table's first version) reads both
+    tracks through nginx's grants with no CSP violation."""
+    site = igv_site("accel", VERSIONS[0], authorize_ttl=30)
+    report = open_igv_page(site, login_cookies(seeded_session, site), None)
+    assert_reads_shown_through_seqr(
+        report,
+        mode="accel",
+        igv_version=VERSIONS[0],
+        site_origin=site.origin,
+        bucket_origin=s3_bucket.server.endpoint_url,
+        track_paths=expected_track_paths(s3_bucket),
+    )
+    # The reads came through nginx's grants: it kept some (in its own folder, named by the rendered site).
+    grants = Path(site.nginx.site_text.split("proxy_cache_path ", 1)[1].split()[0])
+    assert any(path.is_file() for path in grants.rglob("*")), "nginx kept no grant"
 
 
 @pytest.mark.parametrize("igv_version", VERSIONS)

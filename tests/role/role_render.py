@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import venv
 from pathlib import Path
 from typing import Any, Optional
 
@@ -22,31 +23,32 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ROLE_DIR = REPO_ROOT / "roles" / "seqr_s3"
-FILTER_PLUGIN = REPO_ROOT / "filter_plugins" / "seqr_s3_filters.py"
+# The role carries its own filters (filter_plugins/ inside the role), so an installed copy renders alike.
+FILTER_PLUGIN = Path("filter_plugins") / "seqr_s3_filters.py"
 # The headers-more module as Debian installs it (libnginx-mod-http-headers-more-filter), by absolute path: the
 # package's own load_module line is relative to nginx's prefix, which tests replace with their own.
 DEBIAN_MODULES = "/usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so"
 
 
-def load_filters() -> Any:
-    """Import filter_plugins/seqr_s3_filters.py by path, as Ansible does (the folder is not a package)."""
-    spec = importlib.util.spec_from_file_location("seqr_s3_filters", FILTER_PLUGIN)
+def load_filters(role_dir: Path = ROLE_DIR) -> Any:
+    """Import the role's filter_plugins/seqr_s3_filters.py by path, as Ansible does (not a package)."""
+    spec = importlib.util.spec_from_file_location("seqr_s3_filters", role_dir / FILTER_PLUGIN)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def jinja_environment() -> jinja2.Environment:
+def jinja_environment(role_dir: Path = ROLE_DIR) -> jinja2.Environment:
     """A strict environment: an undefined variable is an error instead of an empty string in nginx config."""
     # No autoescape: the output is nginx config and Python source, not HTML (Ansible does not escape either).
     environment = jinja2.Environment(  # noqa: S701
-        loader=jinja2.FileSystemLoader(str(ROLE_DIR / "templates")),
+        loader=jinja2.FileSystemLoader(str(role_dir / "templates")),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,  # Ansible's template module default, so whitespace matches what hosts get.
     )
-    environment.filters.update(load_filters().FILTERS)
+    environment.filters.update(load_filters(role_dir).FILTERS)
     return environment
 
 
@@ -71,23 +73,28 @@ def _resolve(variables: dict[str, Any], environment: jinja2.Environment) -> dict
     raise AssertionError("role variables reference each other in a loop")
 
 
-def role_variables(overrides: Optional[dict[str, Any]] = None, os_family: str = "Debian") -> dict[str, Any]:
+def role_variables(
+    overrides: Optional[dict[str, Any]] = None, os_family: str = "Debian", role_dir: Path = ROLE_DIR
+) -> dict[str, Any]:
     """Defaults + vars/<os_family>.yml + the IGV hash table + overrides, fully resolved."""
     variables: dict[str, Any] = {}
-    variables.update(yaml.safe_load((ROLE_DIR / "defaults" / "main.yml").read_text()))
-    variables.update(yaml.safe_load((ROLE_DIR / "vars" / f"{os_family}.yml").read_text()))
-    variables.update(yaml.safe_load((ROLE_DIR / "vars" / "igv_css_hashes.yml").read_text()))
+    variables.update(yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()))
+    variables.update(yaml.safe_load((role_dir / "vars" / f"{os_family}.yml").read_text()))
+    variables.update(yaml.safe_load((role_dir / "vars" / "igv_css_hashes.yml").read_text()))
     variables.update(overrides or {})
-    return _resolve(variables, jinja_environment())
+    return _resolve(variables, jinja_environment(role_dir))
 
 
 def render_template(
-    name: str, overrides: Optional[dict[str, Any]] = None, extra_context: Optional[dict[str, Any]] = None
+    name: str,
+    overrides: Optional[dict[str, Any]] = None,
+    extra_context: Optional[dict[str, Any]] = None,
+    role_dir: Path = ROLE_DIR,
 ) -> str:
-    """Render roles/seqr_s3/templates/<name> with the resolved role variables."""
-    context = role_variables(overrides)
+    """Render <role_dir>/templates/<name> (default: the working tree's role) with the resolved variables."""
+    context = role_variables(overrides, role_dir=role_dir)
     context.update(extra_context or {})
-    return jinja_environment().get_template(name).render(context)
+    return jinja_environment(role_dir).get_template(name).render(context)
 
 
 def nginx_main_config(prefix: Path, site_file: Path, http_extra: str = "") -> str:
@@ -134,9 +141,21 @@ def nginx_test(site_text: str, workdir: Optional[Path] = None) -> subprocess.Com
     )
 
 
-def run_playbook(playbook: Path, variables: dict[str, Any], *extra: str) -> subprocess.CompletedProcess:
-    """Run a playbook on this machine with the project's ansible.cfg and ``variables`` as extra vars."""
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+def run_playbook(
+    playbook: Path, variables: dict[str, Any], *extra: str, env: Optional[dict[str, str]] = None
+) -> subprocess.CompletedProcess:
+    """Run a playbook on this machine with the project's ansible.cfg and ``variables`` as extra vars;
+    ``env`` adds to (or, with None values, removes from) this process's environment."""
+    env = {
+        key: value
+        for key, value in {
+            **os.environ,
+            "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            **(env or {}),
+        }.items()
+        if value is not None
+    }
     ansible = REPO_ROOT / ".venv" / "bin" / "ansible-playbook"
     return subprocess.run(
         [
@@ -172,3 +191,21 @@ def built_wheel() -> Path:
         check=True,
     )
     return Path(done.stdout.strip().splitlines()[-1].split(" ", 1)[1])
+
+
+def make_seqr_host(root: Path, user: str) -> dict[str, Any]:
+    """A seqr checkout and virtualenv under ``root`` as the role's validate.yml expects them (no service to
+    restart); returns the role variables that point at them."""
+    seqr_dir = root / "seqr"
+    (seqr_dir / "seqr" / "views" / "apis").mkdir(parents=True)
+    (seqr_dir / "settings.py").write_text("DEBUG = False\n")
+    (seqr_dir / "seqr" / "views" / "apis" / "igv_api.py").write_text("")
+    venv.EnvBuilder(with_pip=True).create(root / "venv")
+    return {
+        "seqr_s3_seqr_dir": str(seqr_dir),
+        "seqr_s3_venv": str(root / "venv"),
+        "seqr_s3_home": str(root / "home"),
+        "seqr_s3_user": user,
+        "seqr_s3_service_manager": "none",
+        "seqr_s3_manage_csp": False,
+    }

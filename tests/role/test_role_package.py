@@ -10,19 +10,22 @@ installed again.
 from __future__ import annotations
 
 import getpass
+import os
 import shutil
 import subprocess
 import sys
-import venv
 import zipfile
 from pathlib import Path
 
 import pytest
-from role_render import REPO_ROOT, ROLE_DIR, changed_count, run_playbook
+import tomllib
+import yaml
+from role_render import REPO_ROOT, ROLE_DIR, changed_count, make_seqr_host, run_playbook
 
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-wheel.sh"
 PACKAGE_DIR = REPO_ROOT / "python" / "src" / "seqr_s3"
 MARKER = "# rebuilt by test_role_package"
+VERSION = tomllib.loads((REPO_ROOT / "python" / "pyproject.toml").read_text())["project"]["version"]
 
 PLAY = """- hosts: localhost
   connection: local
@@ -99,20 +102,7 @@ def test_build_script_gives_the_same_bytes_and_only_the_package() -> None:
 @pytest.fixture(scope="module")
 def seqr_host(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A seqr checkout and virtualenv on this machine as validate.yml expects them (no service to restart)."""
-    root = tmp_path_factory.mktemp("seqr_host")
-    seqr_dir = root / "seqr"
-    (seqr_dir / "seqr" / "views" / "apis").mkdir(parents=True)
-    (seqr_dir / "settings.py").write_text("DEBUG = False\n")
-    (seqr_dir / "seqr" / "views" / "apis" / "igv_api.py").write_text("")
-    venv.EnvBuilder(with_pip=True).create(root / "venv")
-    return {
-        "seqr_s3_seqr_dir": str(seqr_dir),
-        "seqr_s3_venv": str(root / "venv"),
-        "seqr_s3_home": str(root / "home"),
-        "seqr_s3_user": getpass.getuser(),
-        "seqr_s3_service_manager": "none",
-        "seqr_s3_manage_csp": False,
-    }
+    return make_seqr_host(tmp_path_factory.mktemp("seqr_host"), getpass.getuser())
 
 
 def _installed_init(host: dict) -> str:
@@ -144,6 +134,7 @@ def test_role_installs_the_wheel_once_and_again_only_when_it_changed(seqr_host: 
     first = run_playbook(playbook, variables)
     assert first.returncode == 0, first.stdout[-3000:]
     assert changed_count(first.stdout) > 0
+    assert f"seqr_s3 {VERSION} in {seqr_host['seqr_s3_venv']}" in first.stdout  # the role's output names it
     assert MARKER not in _installed_init(seqr_host)
     assert sorted(p.name for p in (home / "wheels").iterdir()) == [wheel.name]
     assert not (home / "src").exists()
@@ -193,3 +184,78 @@ def test_role_refuses_a_wheel_that_is_not_one(wheel: str, said: str, seqr_host: 
     assert "Check the package wheel on the controller" in refused.stdout
     assert said in refused.stdout
     assert "make wheel" in refused.stdout
+
+
+WHEELHOUSE_SCRIPT = REPO_ROOT / "scripts" / "build-wheelhouse.sh"
+# pip with no configuration file, no find-links and an index nobody answers on: any index use fails.
+NO_INDEX = {
+    "PIP_CONFIG_FILE": os.devnull,
+    "PIP_INDEX_URL": "http://127.0.0.1:9/simple/",
+    "PIP_EXTRA_INDEX_URL": None,
+    "PIP_FIND_LINKS": None,
+}
+
+
+def test_role_installs_boto3_from_a_wheelhouse_with_no_index_reachable(tmp_path: Path) -> None:
+    """seqr_s3_pip_wheelhouse (filled by scripts/build-wheelhouse.sh, `make wheelhouse`) is copied to the host
+    and boto3 with its dependencies comes from it alone; a second run and check mode change nothing."""
+    host = make_seqr_host(tmp_path / "host", getpass.getuser())
+    wheelhouse = tmp_path / "wheelhouse"
+    host_python = (
+        f"{sys.version_info.major}.{sys.version_info.minor}"  # the test venv's, as a host's would be
+    )
+    subprocess.run(
+        ["bash", str(WHEELHOUSE_SCRIPT), sys.executable, str(wheelhouse), host_python],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAY.format(role_dir=ROLE_DIR))
+    variables = {
+        **host,
+        "seqr_s3_package_wheel": str(_build(REPO_ROOT / "python", tmp_path / "wheel")),
+        "seqr_s3_pip_wheelhouse": str(wheelhouse),
+    }
+
+    first = run_playbook(playbook, variables, env=NO_INDEX)
+    assert first.returncode == 0, first.stdout[-3000:]
+    boto3 = subprocess.run(
+        [f"{host['seqr_s3_venv']}/bin/python", "-c", "import boto3; print(boto3.__version__)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    assert boto3 == yaml.safe_load((ROLE_DIR / "defaults" / "main.yml").read_text())["seqr_s3_boto3_version"]
+    copied = sorted(path.name for path in (Path(host["seqr_s3_home"]) / "wheelhouse").iterdir())
+    assert copied == sorted(path.name for path in wheelhouse.iterdir())
+
+    for extra in ((), ("--check",)):
+        again = run_playbook(playbook, variables, *extra, env=NO_INDEX)
+        assert again.returncode == 0, again.stdout[-3000:]
+        assert changed_count(again.stdout) == 0, again.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("folder", "said"),
+    [("missing", "(no such folder on the controller)"), ("empty", "boto3-1.44.5-*.whl")],
+    ids=["missing-folder", "no-boto3-wheel"],
+)
+def test_role_refuses_a_wheelhouse_without_boto3(
+    folder: str, said: str, seqr_host: dict, tmp_path: Path
+) -> None:
+    (tmp_path / "empty").mkdir()
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAY.format(role_dir=ROLE_DIR))
+    wheel = tmp_path / "seqr_s3-0.2.0-py3-none-any.whl"
+    wheel.write_bytes(b"never installed: validation stops first")
+    variables = {
+        **seqr_host,
+        "seqr_s3_package_wheel": str(wheel),
+        "seqr_s3_pip_wheelhouse": str(tmp_path / folder),
+    }
+    refused = run_playbook(playbook, variables)
+    assert refused.returncode != 0
+    assert "Check the wheelhouse on the controller" in refused.stdout
+    assert said in refused.stdout and "make wheelhouse" in refused.stdout

@@ -9,6 +9,7 @@ IgvSample's file or index, or an index next to such a file) and lies under an AL
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from .config import S3Settings
 from .memo import ExpiringMemo
@@ -65,11 +66,13 @@ def candidate_sources(requested: str) -> set[str]:
     return sources
 
 
-def is_registered_to_project(project_guid: str, requested: str) -> bool:
+def is_registered_to_project(project_guid: str, requested: str, remembered: bool = True) -> bool:
     """True when ``requested`` is an IgvSample file/index of the project, or an index derived from a file
-    (answered from this process's memory when it was found so less than REGISTERED_TTL_SECONDS ago)."""
+    (answered from this process's memory when it was found so less than REGISTERED_TTL_SECONDS ago, unless
+    ``remembered`` is false: behind nginx's authorization cache, which keeps grants itself, the database is
+    asked every time)."""
     key = (project_guid, requested)
-    if _registrations.get(key):
+    if remembered and _registrations.get(key):
         return True
     if not _query_registration(project_guid, requested):
         return False
@@ -82,17 +85,64 @@ def forget_registrations() -> None:
     _registrations.clear()
 
 
-def _query_registration(project_guid: str, requested: str) -> bool:
-    from django.apps import apps
+# The registration query needs IgvSample.file_path and the individual -> family -> project chain (seqr has
+# had them since 2018); index_file_path is used only where the model has it (seqr from 2024-08): without it,
+# indexes are served by the derived-index rule alone.
+PROJECT_LOOKUP = "individual__family__project__guid"
+INDEX_FIELD = "index_file_path"
+
+
+def registration_match(requested: str, has_index_field: bool) -> Any:
+    """The Q that says an IgvSample registers ``requested``: its file, its index (when the model has the
+    field), or a file of which ``requested`` is a derived index."""
     from django.db.models import Q
 
-    igv_sample = apps.get_model("seqr", "IgvSample")
-    samples = igv_sample.objects.filter(individual__family__project__guid=project_guid)
-    matches = Q(file_path=requested) | Q(index_file_path=requested)
+    matches = Q(file_path=requested)
+    if has_index_field:
+        matches |= Q(**{INDEX_FIELD: requested})
     sources = candidate_sources(requested)
     if sources:
         matches |= Q(file_path__in=sources)
-    return samples.filter(matches).exists()
+    return matches
+
+
+def sample_field_names(igv_sample: Any) -> set[str]:
+    """The names of the model's concrete fields and relations."""
+    return {field.name for field in igv_sample._meta.get_fields()}
+
+
+def registration_queryset(project_guid: str, requested: str) -> Any:
+    """The IgvSample rows of the project that register ``requested``, built against the model as found."""
+    from django.apps import apps
+
+    igv_sample = apps.get_model("seqr", "IgvSample")
+    samples = igv_sample.objects.filter(**{PROJECT_LOOKUP: project_guid})
+    return samples.filter(registration_match(requested, INDEX_FIELD in sample_field_names(igv_sample)))
+
+
+def registration_query_problem() -> str | None:
+    """Why the registration query cannot run against this seqr's models (None: it compiles).
+
+    Builds the query for a derived index (every branch of it) and compiles it to SQL without executing it, so
+    ``manage.py check`` proves it even with no database reachable."""
+    from django.db import DatabaseError
+
+    try:
+        # Building the filter resolves every lookup against the model (a missing field is a FieldError).
+        queryset = registration_queryset("R_seqr_s3_check", "s3://seqr-s3-check/sample.bam.bai")
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    try:
+        queryset.query.get_compiler(using=queryset.db).as_sql()
+    except DatabaseError:
+        return None  # a backend that must ask its server to compile, and no server: the lookups resolved
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def _query_registration(project_guid: str, requested: str) -> bool:
+    return bool(registration_queryset(project_guid, requested).exists())
 
 
 def check_allowed(settings: S3Settings, path: S3Path) -> None:
@@ -101,7 +151,9 @@ def check_allowed(settings: S3Settings, path: S3Path) -> None:
         raise AccessRefused(RULE_ALLOW_LIST, f"{path} is not under ALLOWED_PREFIXES")
 
 
-def check_access(settings: S3Settings, project_guid: str | None, requested: str, path: S3Path) -> None:
+def check_access(
+    settings: S3Settings, project_guid: str | None, requested: str, path: S3Path, remembered: bool = True
+) -> None:
     """Raise AccessRefused (and log why) unless the path is allow-listed and registered to the project.
 
     Nothing here talks to S3: the allow-list is a string match, the registration a database query.
@@ -110,7 +162,7 @@ def check_access(settings: S3Settings, project_guid: str | None, requested: str,
         check_allowed(settings, path)
         if not project_guid:
             raise AccessRefused(RULE_NO_PROJECT, f"{path}: the request names no project")
-        if not is_registered_to_project(project_guid, requested):
+        if not is_registered_to_project(project_guid, requested, remembered):
             raise AccessRefused(RULE_NOT_REGISTERED, f"{path} is not an IGV sample path of the project")
     except AccessRefused as refused:
         logger.warning("seqr_s3: refused %s for project %s: %s", path, project_guid, refused.rule)

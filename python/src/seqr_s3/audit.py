@@ -12,7 +12,8 @@ read after the .bam.bai -> .bai fallback), ``method``, ``range`` (the client's),
 hands on: accel's canonical range for nginx, proxy's Content-Range), ``mode``, ``decision`` (allowed or
 refused), ``rule`` (which rule refused), ``status`` (the HTTP status seqr answered; for does_file_exist the
 result), ``grant_seconds`` (how long the decision can be used without asking seqr again: the presigned URL's
-life in redirect mode, else 0).
+life in redirect mode, nginx's TTL for an authorize-once grant, whose line stands for every range nginx reads
+meanwhile, else 0).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Django system checks: make ``manage.py check`` fail, naming the cause, when seqr_s3 cannot work here.
 
 The patch must never stop serving S3 silently after a seqr upgrade, so every precondition is a check:
-E001 a patch target is missing, E002 it has another signature, E003 boto3 is missing, E004 the SEQR_S3
-setting is invalid, E005 the targets look right but are not patched (the app's ready() did not run it).
+E001 a patch target is missing, E002 it lacks (or moved) a parameter the patch relies on, E003 boto3 is
+missing, E004 the SEQR_S3 setting is invalid, E005 the targets look right but are not patched (the app's
+ready() did not run it), E006 the registration query every s3:// read makes cannot be built against this
+seqr's IgvSample model (compiled to SQL, not executed: no database is needed).
 W001: accel mode without ACCEL_SECRET_FILE answers every read as proxy mode does (nothing proves a request
 came through the role's nginx, so no presigned URL is handed out).
 """
@@ -14,6 +16,7 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning, register
 
+from .access import registration_query_problem
 from .config import ConfigError, load_settings
 from .patch import TARGETS, find_problems, is_patched
 
@@ -25,6 +28,17 @@ def check_seqr_s3(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         Error(problem.message, hint=problem.hint, id=problem.check_id, obj="seqr_s3")
         for problem in find_problems()
     ]
+    query_problem = registration_query_problem()
+    if query_problem is not None:
+        errors.append(
+            Error(
+                "seqr_s3 cannot build its IGV sample registration query on this seqr's models: "
+                f"{query_problem}",
+                hint="every s3:// read checks that the path is an IgvSample of the project; update seqr_s3",
+                id="seqr_s3.E006",
+                obj="seqr_s3",
+            )
+        )
     if importlib.util.find_spec("boto3") is None:
         errors.append(
             Error(

@@ -48,6 +48,16 @@ def s3_does_file_exist(file_path: str, user: Any = None) -> bool:
             record.refuse(RULE_CONFIGURATION if isinstance(error, ConfigError) else RULE_INVALID_PATH)
         record.set(error=type(error).__name__)
         exists = False
+    except Exception as error:
+        # Callers expect a bool: an unforeseen failure counts as missing, and the operator's log says why.
+        logger.exception(
+            "seqr_s3: unexpected error telling whether %s exists: %s: %s",
+            file_path,
+            type(error).__name__,
+            error,
+        )
+        record.set(error=type(error).__name__)
+        exists = False
     record.emit(exists=exists)
     return exists
 

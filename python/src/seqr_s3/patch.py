@@ -13,8 +13,11 @@ decides the ``.bam.bai`` -> ``.bai`` fallback after the access check; called by 
 sample registration) it is the ordinary wrapper. No wrapper makes an S3 request for a path outside
 ALLOWED_PREFIXES.
 
-Before touching anything the targets' shapes are compared with what this code was written for; when they
-differ nothing is patched and the system checks (checks.py) report why.
+Before touching anything the targets' parameters are compared with what the wrappers rely on (by capability:
+every shape seqr shipped since 2021, and any that only adds optional parameters, passes); when a relied-on
+parameter is gone, renamed or reordered nothing is patched and the system checks (checks.py) report why. The
+wrappers bind callers' arguments against seqr's own signature, so a does_file_exist without ``user`` (seqr
+before 2021-06) gets none.
 """
 
 from __future__ import annotations
@@ -41,21 +44,39 @@ ORIGINAL_ATTRIBUTE = "__seqr_s3_original__"
 
 @dataclass(frozen=True)
 class Target:
-    """One function this package wraps, and the signature (without annotations) it was written against."""
+    """One seqr function the patch relies on, described by what it relies on, not by an exact signature.
+
+    ``leading`` are the parameters the patch (or seqr's callers, whose arguments the wrapper reads) uses, in
+    this order at the start of the signature, each passable by position and by keyword. ``optional`` follow
+    them, in this order, and may be absent (older seqr); when present they must sit at their place. Any other
+    parameter must be optional (a default, ``*args`` or ``**kwargs``): a new required one has a meaning the
+    wrapper does not know.
+    """
 
     module: str
     name: str
-    signature: str
+    leading: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    @property
+    def expected(self) -> str:
+        """The shape in words, for messages: ``(file_path, byte_range, raw_content[, user], ...)``."""
+        optional = "".join(f"[, {name}]" for name in self.optional)
+        return f"({', '.join(self.leading)}{optional}, then only optional parameters)"
 
 
-TARGETS = (
-    Target(FILE_UTILS, "does_file_exist", "(file_path, user=None)"),
-    Target(FILE_UTILS, "file_iter", "(file_path, byte_range=None, raw_content=False, user=None, **kwargs)"),
-    Target(IGV_API, "_stream_file", "(request, path)"),
-)
-# Names fetch_igv_track must find in igv_api for the dispatch and the index fallback to go through us.
+# seqr's shapes over time (python/tests/unit/seqr_release_facts.py records them): does_file_exist gained
+# ``user`` in 2021-06 and file_iter ``**kwargs`` in 2024-04; _stream_file and fetch_igv_track never changed.
+DOES_FILE_EXIST = Target(FILE_UTILS, "does_file_exist", ("file_path",), ("user",))
+FILE_ITER = Target(FILE_UTILS, "file_iter", ("file_path", "byte_range", "raw_content"), ("user",))
+STREAM_FILE = Target(IGV_API, "_stream_file", ("request", "path"))
+TARGETS = (DOES_FILE_EXIST, FILE_ITER, STREAM_FILE)
 FETCH_IGV_TRACK = "fetch_igv_track"
-IGV_API_NAMES = (FETCH_IGV_TRACK, "does_file_exist")
+# Only inspected, never wrapped: _stream_file's wrapper takes the project from the URL keyword
+# fetch_igv_track receives, and fetch_igv_track must call does_file_exist itself (fetch_igv_track_problems).
+FETCH_IGV_TRACK_TARGET = Target(IGV_API, FETCH_IGV_TRACK, ("request", "project_guid", "igv_track_path"))
+_POSITIONAL = (inspect.Parameter.POSITIONAL_OR_KEYWORD,)
+_CATCH_ALL = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
 @dataclass(frozen=True)
@@ -74,8 +95,70 @@ def describe_signature(function: Callable[..., Any]) -> str:
     return str(signature.replace(parameters=bare, return_annotation=inspect.Signature.empty))
 
 
+def shape_faults(target: Target, function: Callable[..., Any]) -> list[str]:
+    """What in ``function``'s parameters the patch cannot work with (empty: it can be wrapped)."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError) as error:
+        return [f"its signature cannot be read ({error})"]
+    names = [parameter.name for parameter in parameters]
+    faults = []
+    for place, name in enumerate(target.leading):
+        faults.extend(_place_faults(parameters, names, name, place, required=True))
+    place = len(target.leading)
+    for name in target.optional:
+        if name in names:
+            faults.extend(_place_faults(parameters, names, name, place, required=False))
+            place += 1
+    known = set(target.leading) | set(target.optional)
+    for parameter in parameters:
+        if parameter.name in known or parameter.kind in _CATCH_ALL:
+            continue
+        if parameter.default is inspect.Parameter.empty:
+            faults.append(f"it requires a parameter '{parameter.name}' that seqr_s3 does not know")
+    return faults
+
+
+def _place_faults(
+    parameters: list[Any], names: list[str], name: str, place: int, required: bool
+) -> list[str]:
+    if name not in names:
+        return [f"it has no parameter '{name}'"] if required else []
+    parameter = parameters[names.index(name)]
+    if not required and parameter.kind == inspect.Parameter.KEYWORD_ONLY:
+        return []  # the wrappers read it by name wherever it is
+    if names.index(name) != place:
+        return [f"'{name}' is parameter {names.index(name) + 1}, expected {place + 1} (reordered)"]
+    if parameter.kind not in _POSITIONAL:
+        return [f"'{name}' can no longer be passed both by position and by keyword"]
+    return []
+
+
+def shape_problems(target: Target, function: Any) -> list[Problem]:
+    """The Problem(s) for one target as found in seqr (``function`` None or not callable: missing)."""
+    if not callable(function):
+        return [
+            Problem(
+                "seqr_s3.E001",
+                f"seqr_s3 patch target {target.module}.{target.name} is missing",
+                "seqr changed shape; this seqr_s3 version cannot serve s3:// paths here. Update seqr_s3.",
+            )
+        ]
+    faults = shape_faults(target, function)
+    if not faults:
+        return []
+    return [
+        Problem(
+            "seqr_s3.E002",
+            f"seqr_s3 cannot wrap {target.module}.{target.name}{describe_signature(function)}: "
+            f"{'; '.join(faults)}. seqr_s3 needs {target.expected}",
+            "seqr changed this function; wrapping it could break seqr. Update seqr_s3 for this seqr.",
+        )
+    ]
+
+
 def find_problems() -> list[Problem]:
-    """Compare seqr's modules with what the patch expects; an empty list means it is safe to patch."""
+    """Compare seqr's modules with what the patch relies on; an empty list means it is safe to patch."""
     problems = []
     modules: dict[str, Any] = {}
     for module_name in (FILE_UTILS, IGV_API):
@@ -91,45 +174,23 @@ def find_problems() -> list[Problem]:
             )
     for target in TARGETS:
         module = modules.get(target.module)
-        if module is None:
-            continue
-        function = getattr(module, target.name, None)
-        if not callable(function):
-            problems.append(
-                Problem(
-                    "seqr_s3.E001",
-                    f"seqr_s3 patch target {target.module}.{target.name} is missing",
-                    "seqr changed shape; this seqr_s3 version cannot serve s3:// paths here. Update seqr_s3.",
-                )
-            )
-            continue
-        found = describe_signature(function)
-        if found != target.signature:
-            problems.append(
-                Problem(
-                    "seqr_s3.E002",
-                    f"seqr_s3 patch target {target.module}.{target.name} has signature {found}, "
-                    f"expected {target.signature}",
-                    "seqr changed this function; wrapping it could break seqr. Update seqr_s3 for this seqr.",
-                )
-            )
+        if module is not None:
+            problems.extend(shape_problems(target, _original_of(getattr(module, target.name, None))))
     igv_api = modules.get(IGV_API)
-    if igv_api is not None and callable(getattr(igv_api, FETCH_IGV_TRACK, None)):
-        problems.extend(fallback_problems(igv_api))
     if igv_api is not None:
-        for name in IGV_API_NAMES:
-            if not callable(getattr(igv_api, name, None)):
-                problems.append(
-                    Problem(
-                        "seqr_s3.E001",
-                        f"seqr_s3 expects {IGV_API}.{name}, which is missing",
-                        "IGV track reads would no longer pass through seqr_s3. Update seqr_s3 for this seqr.",
-                    )
-                )
+        problems.extend(fetch_igv_track_problems(getattr(igv_api, FETCH_IGV_TRACK, None)))
+    if igv_api is not None and not callable(getattr(igv_api, "does_file_exist", None)):
+        problems.append(
+            Problem(
+                "seqr_s3.E001",
+                f"seqr_s3 expects {IGV_API}.does_file_exist, which is missing",
+                "IGV track reads would no longer pass through seqr_s3. Update seqr_s3 for this seqr.",
+            )
+        )
     return problems
 
 
-def _original_of(function: Callable[..., Any]) -> Callable[..., Any]:
+def _original_of(function: Any) -> Any:
     return getattr(function, ORIGINAL_ATTRIBUTE, function)
 
 
@@ -201,15 +262,20 @@ def _wrap_file_iter(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _wrap_stream_file(original: Callable[..., Any]) -> Callable[..., Any]:
-    from .serving import serve_track
+    from .serving import authorize_seconds, decline_response, serve_track
 
-    def _stream_file(request: Any, path: Any) -> Any:
+    def _stream_file(request: Any, path: Any, *args: Any, **kwargs: Any) -> Any:
+        # Parameters a later seqr may add (optional, or the check would have refused) pass through unread.
         if is_s3_path(path):
             # fetch_igv_track does not pass the project on; Django records the URL's kwargs on the request.
             match = getattr(request, "resolver_match", None)
             project_guid: Optional[str] = match.kwargs.get("project_guid") if match is not None else None
             return serve_track(request, path, project_guid)
-        return original(request, path)
+        if authorize_seconds(request) is not None:
+            # nginx's authorization covers s3:// tracks only; seqr's own files are streamed the ordinary way
+            # (never into nginx's authorization request, which would discard them).
+            return decline_response()
+        return original(request, path, *args, **kwargs)
 
     return _mark(_stream_file, original)
 
@@ -256,18 +322,18 @@ def apply_patch() -> list[Problem]:
     return []
 
 
-def _find_code(function: Any, name: str, seen: set[int]) -> Any:
-    """The code object named ``name`` inside a (decorated) view: through __wrapped__ and closure cells."""
+def _find_function(function: Any, name: str, seen: set[int]) -> Any:
+    """The function named ``name`` inside a (decorated) view: through __wrapped__ and closure cells."""
     if id(function) in seen or not callable(function):
         return None
     seen.add(id(function))
     code = getattr(function, "__code__", None)
     if code is not None and code.co_name == name:
-        return code
+        return function
     for inner in [getattr(function, "__wrapped__", None)] + [
         cell.cell_contents for cell in (getattr(function, "__closure__", None) or ()) if _has_contents(cell)
     ]:
-        found = _find_code(inner, name, seen)
+        found = _find_function(inner, name, seen)
         if found is not None:
             return found
     return None
@@ -281,12 +347,15 @@ def _has_contents(cell: Any) -> bool:
     return True
 
 
-def fallback_problems(igv_api: Any) -> list[Problem]:
-    """fetch_igv_track must call does_file_exist itself: that call is how its .bam.bai test is deferred
-    until after the access check. If seqr moves it elsewhere, say so instead of asking S3 too early."""
-    code = _find_code(getattr(igv_api, FETCH_IGV_TRACK, None), FETCH_IGV_TRACK, set())
-    if code is not None and "does_file_exist" in code.co_names:
-        return []
+def fetch_igv_track_problems(view: Any) -> list[Problem]:
+    """seqr's fetch_igv_track (behind its decorators) must keep its parameters, and call does_file_exist
+    itself: that call is how its .bam.bai test is deferred until after the access check. If seqr moves it
+    elsewhere, say so instead of asking S3 too early."""
+    if not callable(view):
+        return shape_problems(FETCH_IGV_TRACK_TARGET, None)
+    inner = _find_function(view, FETCH_IGV_TRACK, set())
+    if inner is not None and "does_file_exist" in inner.__code__.co_names:
+        return shape_problems(FETCH_IGV_TRACK_TARGET, inner)
     return [
         Problem(
             "seqr_s3.E002",

@@ -12,6 +12,12 @@ Every mode answers reads as application/octet-stream with nosniff, whatever Cont
 stored with (an object stored as text/html must never render on seqr's origin). accel answers only requests
 that carry the per-host secret the role's nginx sends (ACCEL_SECRET_FILE); any other request, e.g. one sent
 straight to gunicorn's port, gets a proxy-mode answer and never sees a presigned URL.
+
+Authorize once (the role's seqr_s3_nginx_authorize_ttl): nginx asks with X-Seqr-S3-Authorize: <TTL> (besides
+its secret) whether this session may read this track, keeps a yes for TTL seconds and fetches every range from
+S3 itself. The answer is a grant (200, empty, the presigned URL and Host, audited with grant_seconds = TTL)
+or a decline (403, empty, not audited): nginx then sends the client's request the ordinary way, which decides
+and audits it as without the cache, so every refusal has today's answer and audit line.
 """
 
 from __future__ import annotations
@@ -42,6 +48,14 @@ READ_CONTENT_DISPOSITION = "attachment"
 ACCEL_SECRET_HEADER = "X-Seqr-S3-Accel-Secret"  # noqa: S105 (a header name, not a secret)
 _ACCEL_SECRET_META = "HTTP_" + ACCEL_SECRET_HEADER.upper().replace("-", "_")
 BAM_BAI = ".bam.bai"
+# The answer to a failure nothing in this package foresaw; the cause is in the server's log.
+UNEXPECTED_STATUS = 500
+UNEXPECTED_MESSAGE = "seqr_s3 could not serve this track: an internal error (the server log names the cause)"
+# nginx's authorization request: the value is how many seconds nginx keeps a grant (its cache validity).
+AUTHORIZE_HEADER = "X-Seqr-S3-Authorize"
+_AUTHORIZE_META = "HTTP_" + AUTHORIZE_HEADER.upper().replace("-", "_")
+MAX_AUTHORIZE_SECONDS = 300
+DECLINE_STATUS = 403
 
 
 def error_response(status: int, message: str) -> JsonResponse:
@@ -56,6 +70,9 @@ def serve_track(request: HttpRequest, requested: str, project_guid: Optional[str
     registration) have passed; the .bam.bai -> .bai fallback is decided here, after them. Each request
     leaves one line on the ``seqr_s3.audit`` logger.
     """
+    grant_seconds = authorize_seconds(request)
+    if grant_seconds is not None:
+        return _authorize(request, requested, project_guid, grant_seconds)
     record = AuditRecord(
         "igv_track",
         requested,
@@ -63,8 +80,78 @@ def serve_track(request: HttpRequest, requested: str, project_guid: Optional[str
         project=project_guid,
         **request_fields(request),
     )
-    response = _decide_and_answer(request, requested, project_guid, record)
+    try:
+        response = _decide_and_answer(request, requested, project_guid, record)
+    except Exception as error:
+        # Whatever seqr or a store does that nothing above foresaw: a JSON 500 in seqr's shape (never seqr's
+        # HTML error page) and one log line with the cause; the traceback goes to the operator's log only.
+        logger.exception(
+            "seqr_s3: unexpected error serving %s for project %s: %s: %s",
+            requested,
+            project_guid,
+            type(error).__name__,
+            error,
+        )
+        record.set(error=type(error).__name__)
+        response = error_response(UNEXPECTED_STATUS, UNEXPECTED_MESSAGE)
     record.emit(status=response.status_code, served_range=_served_range(response))
+    return response
+
+
+def authorize_seconds(request: HttpRequest) -> Optional[int]:
+    """The TTL of an authorization request from the role's nginx (secret and X-Seqr-S3-Authorize), else None.
+
+    Only accel mode with nginx's secret asks: a client's own X-Seqr-S3-Authorize is never honoured (nginx
+    replaces it, and a request without the secret gets the ordinary answer)."""
+    value = request.META.get(_AUTHORIZE_META)
+    if value is None or not value.isdigit() or not 0 < int(value) <= MAX_AUTHORIZE_SECONDS:
+        return None
+    try:
+        settings = load_settings()
+    except ConfigError:
+        return None
+    if settings.mode != "accel" or not came_through_nginx(request, settings):
+        return None
+    return int(value)
+
+
+def decline_response() -> HttpResponse:
+    """No grant: nginx sends the request to seqr the ordinary way, which answers and audits it."""
+    response = HttpResponse(b"", status=DECLINE_STATUS)
+    del response["Content-Type"]
+    return response
+
+
+def _authorize(
+    request: HttpRequest, requested: str, project_guid: Optional[str], seconds: int
+) -> HttpResponse:
+    """Grant nginx this session's read of this track for ``seconds`` (the same checks as a read: seqr's own
+    login and project check ran before us; then the allow-list, the registration, asked of the database now,
+    and the .bam.bai fallback), or decline without a decision of our own."""
+    settings = load_settings()
+    try:
+        path = parse_s3_path(requested)
+        check_access(settings, project_guid, requested, path, remembered=False)
+        path = _index_fallback(settings, project_guid, requested, path, remembered=False)
+        url, host = s3.presign(settings, path, method="GET")
+    except (InvalidS3Path, AccessRefused, s3.S3Error):
+        return decline_response()
+    record = AuditRecord(
+        "igv_track",
+        requested,
+        getattr(request, "user", None),
+        project=project_guid,
+        mode=settings.mode,
+        object=str(path),
+        **request_fields(request),
+    )
+    record.allow(grant_seconds=seconds)
+    response = HttpResponse(b"")
+    response[ACCEL_URL_HEADER] = url
+    response[ACCEL_HOST_HEADER] = host
+    del response["Content-Type"]
+    # nginx computes each range itself; the grant covers every range of this object for `seconds`.
+    record.emit(status=response.status_code, served_range=None)
     return response
 
 
@@ -88,14 +175,17 @@ def _decide_and_answer(
     except InvalidS3Path as error:
         record.refuse(RULE_INVALID_PATH)
         return error_response(400, str(error))
+    # Behind nginx's authorization cache the per-request way is what nginx sends after a decline: it asks the
+    # database too, so a removed sample is refused as soon as nginx's grant ends.
+    remembered = _AUTHORIZE_META not in request.META or not came_through_nginx(request, settings)
     try:
-        check_access(settings, project_guid, requested, path)
+        check_access(settings, project_guid, requested, path, remembered=remembered)
     except AccessRefused as refused:
         record.refuse(refused.rule)
         return refusal_response()
     record.allow(grant_seconds=settings.presign_expiry if settings.mode == "redirect" else 0)
     try:
-        path = _index_fallback(settings, project_guid, requested, path)
+        path = _index_fallback(settings, project_guid, requested, path, remembered=remembered)
         record.set(object=str(path))
         if settings.mode == "accel" and came_through_nginx(request, settings):
             return accel_response(request, settings, path)
@@ -118,7 +208,7 @@ def came_through_nginx(request: HttpRequest, settings: S3Settings) -> bool:
 
 
 def _index_fallback(
-    settings: S3Settings, project_guid: Optional[str], requested: str, path: S3Path
+    settings: S3Settings, project_guid: Optional[str], requested: str, path: S3Path, remembered: bool = True
 ) -> S3Path:
     """seqr's ``.bam.bai`` -> ``.bai`` fallback, decided after the access check (fetch_igv_track's own
     existence test is deferred to here by patch.py): the ``.bai`` is read only when the ``.bam.bai`` does not
@@ -128,7 +218,7 @@ def _index_fallback(
     alternative = requested[: -len(BAM_BAI)] + ".bai"
     try:
         alternative_path = parse_s3_path(alternative)
-        check_access(settings, project_guid, alternative, alternative_path)
+        check_access(settings, project_guid, alternative, alternative_path, remembered=remembered)
     except (InvalidS3Path, AccessRefused):
         raise s3.S3NotFound(f"{path} does not exist", path) from None
     logger.info("seqr_s3: %s does not exist; serving %s instead", path, alternative_path)

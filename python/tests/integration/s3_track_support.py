@@ -85,6 +85,24 @@ def run_shell_probe(env: dict[str, str], module: str, probe_input: dict) -> dict
     return json.loads(line[len("PROBE ") :])
 
 
+# nginx on loopback runs as root without a `user` line, so its workers run as nobody (as www-data on a host).
+NGINX_WORKER_USER = "nobody"
+
+
+def worker_owned_folder(prefix: str) -> Path:
+    """A cache folder as the role makes it: owned by nginx's worker user, 0700, outside pytest's root-only
+    temp tree (the workers could not reach it there)."""
+    import pwd
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    worker = pwd.getpwnam(NGINX_WORKER_USER)
+    shutil.chown(folder, worker.pw_uid, worker.pw_gid)
+    folder.chmod(0o700)
+    return folder
+
+
 def track_url(base_url: str, project_guid: str, track_path: str) -> str:
     """The URL seqr's UI requests: the path passed through encodeURIComponent."""
     return f"{base_url}/api/project/{project_guid}/igv_track/{quote(track_path, safe='')}"
@@ -148,6 +166,23 @@ RANGE_BATTERY = [
     RangeCase("bytes=0-1,5-6", _whole, well_formed=False),
     RangeCase("bytes=0-10, -5", _whole, well_formed=False),
 ]
+
+
+def assert_answer(response: requests.Response, case: RangeCase, data: bytes) -> None:
+    """The answer RFC 9110 gives ``case`` for an object holding ``data``: status, ranges, length and bytes."""
+    size = len(data)
+    status, first, end = case.expect(size)
+    label = f"Range {case.header_for(size)!r}"
+    assert response.status_code == status, f"{label}: {response.status_code} {response.text[:200]!r}"
+    if status == 206:
+        assert response.headers["Content-Range"] == f"bytes {first}-{end - 1}/{size}", label
+        assert int(response.headers["Content-Length"]) == end - first, label
+        assert response.content == data[first:end], label
+    elif status == 200:
+        assert int(response.headers["Content-Length"]) == size, label
+        assert response.content == data, label
+    else:
+        assert response.headers["Content-Range"] == f"bytes */{size}", label
 
 
 class TcpForwarder:

@@ -10,7 +10,6 @@ connection.
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from fixtures.standin import (
     standin_env,
     write_aws_files,
 )
+from fixtures.standin_shapes import standin_of_shape
 from s3_track_support import seqr_s3_config, silent_listener
 from seqr_s3.management.commands import seqr_s3_audit
 
@@ -292,18 +292,7 @@ def test_keys_the_store_refuses(audit_env, tmp_path, s3_server) -> None:
 
 def test_seqr_before_index_file_path(audit_env, tmp_path, s3_server, s3_bucket, reads) -> None:
     """seqr before 2024-08 has no IgvSample.index_file_path: the audit looks for indexes next to each file."""
-    standin = tmp_path / "seqr_standin"
-    shutil.copytree(
-        STANDIN_DIR, standin, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__", "django_key")
-    )
-    for edited, line in (
-        ("seqr/models.py", "    index_file_path = models.TextField(null=True, blank=True)\n"),
-        ("seqr/migrations/0001_initial.py", '("index_file_path", models.TextField(blank=True, null=True)),'),
-        ("seqr/management/commands/standin_seed.py", '"index_file_path": entry.get("index_file_path"),'),
-    ):
-        text = (standin / edited).read_text()
-        assert line in text, f"the stand-in no longer contains {line!r}: update this test"
-        (standin / edited).write_text(text.replace(line, ""))
+    standin = standin_of_shape(tmp_path / "seqr_standin", "2024-04")
     env = {
         **audit_env,
         "SEQR_STANDIN_DB": str(tmp_path / "db.sqlite3"),

@@ -9,14 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pysam
 import pytest
+import tomllib
 from fixtures.standin import STANDIN_DIR, TESTS_DIR, manage
+from fixtures.standin_shapes import copy_standin
 from s3_track_support import run_shell_probe, track_url
 
 PROJECT_1 = "R0001_project_1"
@@ -137,15 +138,7 @@ def test_check_passes_on_the_stand_in(standin_factory) -> None:
 
 
 def _changed_standin(tmp_path: Path, edit_file: str, old: str, new: str) -> Path:
-    copy = tmp_path / "seqr_standin"
-    shutil.copytree(
-        STANDIN_DIR, copy, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__", "django_key")
-    )
-    target = copy / edit_file
-    text = target.read_text()
-    assert old in text, f"the stand-in no longer contains {old!r}: update this test"
-    target.write_text(text.replace(old, new))
-    return copy
+    return copy_standin(tmp_path / "seqr_standin", ((edit_file, old, new),))
 
 
 def _check(env: dict[str, str], standin: Path, prelude: str = "") -> subprocess.CompletedProcess:
@@ -182,16 +175,33 @@ def _check(env: dict[str, str], standin: Path, prelude: str = "") -> subprocess.
             "seqr/utils/file_utils.py",
             "    byte_range: tuple | None = None,\n    raw_content: bool = False,",
             "    byte_range: tuple | None = None,\n    raw: bool = False,",
-            "(seqr_s3.E002) seqr_s3 patch target seqr.utils.file_utils.file_iter has signature "
-            "(file_path, byte_range=None, raw=False, user=None, **kwargs), "
-            "expected (file_path, byte_range=None, raw_content=False, user=None, **kwargs)",
+            "(seqr_s3.E002) seqr_s3 cannot wrap seqr.utils.file_utils.file_iter"
+            "(file_path, byte_range=None, raw=False, user=None, **kwargs): "
+            "it has no parameter 'raw_content'. "
+            "seqr_s3 needs (file_path, byte_range, raw_content[, user], then only optional parameters)",
+        ),
+        (
+            "seqr/utils/file_utils.py",
+            "    byte_range: tuple | None = None,\n    raw_content: bool = False,",
+            "    raw_content: bool = False,\n    byte_range: tuple | None = None,",
+            "(seqr_s3.E002) seqr_s3 cannot wrap seqr.utils.file_utils.file_iter"
+            "(file_path, raw_content=False, byte_range=None, user=None, **kwargs): "
+            "'byte_range' is parameter 3, expected 2 (reordered)",
         ),
         (
             "seqr/utils/file_utils.py",
             "def does_file_exist(file_path: str, user: Any = None) -> bool:",
-            "def does_file_exist(file_path: str) -> bool:",
-            "(seqr_s3.E002) seqr_s3 patch target seqr.utils.file_utils.does_file_exist has signature "
-            "(file_path), expected (file_path, user=None)",
+            "def does_file_exist(file_path: str, user: Any = None, *, project: Any) -> bool:",
+            "(seqr_s3.E002) seqr_s3 cannot wrap seqr.utils.file_utils.does_file_exist"
+            "(file_path, user=None, *, project): "
+            "it requires a parameter 'project' that seqr_s3 does not know",
+        ),
+        (
+            "seqr/views/apis/igv_api.py",
+            "def fetch_igv_track(request: HttpRequest, project_guid: str, igv_track_path: str)",
+            "def fetch_igv_track(request: HttpRequest, guid: str, igv_track_path: str)",
+            "(seqr_s3.E002) seqr_s3 cannot wrap seqr.views.apis.igv_api.fetch_igv_track"
+            "(request, guid, igv_track_path): it has no parameter 'project_guid'",
         ),
         (
             # The .bam.bai test moved out of fetch_igv_track: its existence test could no longer be deferred
@@ -203,7 +213,14 @@ def _check(env: dict[str, str], standin: Path, prelude: str = "") -> subprocess.
             "for its .bam.bai fallback",
         ),
     ],
-    ids=["stream_file_renamed", "file_iter_signature", "does_file_exist_signature", "index_fallback_moved"],
+    ids=[
+        "stream_file_renamed",
+        "file_iter_parameter_renamed",
+        "file_iter_parameters_reordered",
+        "does_file_exist_new_required_parameter",
+        "fetch_igv_track_project_renamed",
+        "index_fallback_moved",
+    ],
 )
 def test_check_fails_naming_a_changed_seqr(
     standin_factory, tmp_path: Path, edit_file: str, old: str, new: str, expected: str
@@ -249,6 +266,9 @@ def test_check_warns_about_accel_without_nginxs_secret(standin_factory) -> None:
 def test_the_operator_command(standin_factory, s3_bucket) -> None:
     env = standin_factory("proxy").env
     ok = manage(env, "seqr_s3_check", s3_bucket["bam"].s3_path, s3_bucket["unicode_bam"].s3_path)
+    # The installed package says which version it is (python/pyproject.toml's, the project's one version).
+    version = tomllib.loads((INTEGRATION_DIR.parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    assert ok.stdout.startswith(f"seqr_s3 {version} mode=proxy "), ok.stdout
     assert "credentials=shared-credentials-file" in ok.stdout
     assert f"OK {s3_bucket['bam'].s3_path}: {len(s3_bucket['bam'].read_local())} bytes" in ok.stdout
     assert f"OK {s3_bucket['unicode_bam'].s3_path}" in ok.stdout

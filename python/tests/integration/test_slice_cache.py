@@ -9,9 +9,7 @@ cached answers must equal byte for byte, including seqr's handling of malformed 
 
 from __future__ import annotations
 
-import pwd
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +17,11 @@ from pathlib import Path
 import pytest
 import requests
 from fixtures.standin import login_session
-from s3_track_support import RANGE_BATTERY, RangeCase, TcpForwarder, track_url
+from s3_track_support import RANGE_BATTERY, RangeCase, TcpForwarder, track_url, worker_owned_folder
 
 PROJECT_1 = "R0001_project_1"
 PROJECT_2 = "R0002_project_2"
 SLICE_SIZE = 1 << 20
-# nginx on loopback runs as root without a `user` line, so its workers run as nobody (as www-data on a host).
-NGINX_WORKER_USER = "nobody"
 
 
 @dataclass
@@ -56,16 +52,6 @@ def forwarder(s3_server) -> Iterator[TcpForwarder]:
         relay.stop()
 
 
-def _worker_owned_folder() -> Path:
-    """A cache folder as the role makes it: owned by nginx's worker user, 0700, outside pytest's root-only
-    temp tree (the workers could not reach it there)."""
-    folder = Path(tempfile.mkdtemp(prefix="seqr_s3_slices_"))
-    worker = pwd.getpwnam(NGINX_WORKER_USER)
-    shutil.chown(folder, worker.pw_uid, worker.pw_gid)
-    folder.chmod(0o700)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def fronts(
     standin_factory: Callable, nginx_factory: Callable, seeded_session: Callable, forwarder: TcpForwarder
@@ -79,7 +65,7 @@ def fronts(
             ("plain", {}),
             ("pooled", {"seqr_s3_nginx_s3_keepalive_servers": [f"127.0.0.1:{forwarder.port}"]}),
         ):
-            folders.append(_worker_owned_folder())
+            folders.append(worker_owned_folder("seqr_s3_slices_"))
             role_vars = {
                 "seqr_s3_endpoint_url": forwarder.url,
                 "seqr_s3_nginx_slice_cache": True,

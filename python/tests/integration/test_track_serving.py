@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 import requests
 from fixtures.standin import accel_secret_of
-from s3_track_support import RANGE_BATTERY, RangeCase, Stack, seqr_s3_config, start_private_standin, track_url
+from s3_track_support import (
+    RANGE_BATTERY,
+    RangeCase,
+    Stack,
+    assert_answer,
+    seqr_s3_config,
+    start_private_standin,
+    track_url,
+)
 
 PROJECT_1 = "R0001_project_1"
 
@@ -28,22 +36,6 @@ def fetch(stack: Stack, track_path: str, method: str = "GET", **headers: str) ->
         timeout=60,
         allow_redirects=True,
     )
-
-
-def assert_answer(response: requests.Response, case: RangeCase, data: bytes) -> None:
-    size = len(data)
-    status, first, end = case.expect(size)
-    label = f"Range {case.header_for(size)!r}"
-    assert response.status_code == status, f"{label}: {response.status_code} {response.text[:200]!r}"
-    if status == 206:
-        assert response.headers["Content-Range"] == f"bytes {first}-{end - 1}/{size}", label
-        assert int(response.headers["Content-Length"]) == end - first, label
-        assert response.content == data[first:end], label
-    elif status == 200:
-        assert int(response.headers["Content-Length"]) == size, label
-        assert response.content == data, label
-    else:
-        assert response.headers["Content-Range"] == f"bytes */{size}", label
 
 
 @pytest.mark.parametrize("case", RANGE_BATTERY, ids=lambda case: case.header)

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from seqr_s3 import s3
+from seqr_s3 import __version__, s3
 from seqr_s3.config import ConfigError, S3Settings, load_settings
 from seqr_s3.paths import InvalidS3Path, parse_s3_path
 
@@ -19,10 +19,11 @@ FIRST_RANGE_BYTES = 65536
 
 
 def describe_configuration(settings: S3Settings) -> str:
-    """Name the configuration in use (never a secret), so a wrong endpoint or profile is obvious."""
+    """Name the installed seqr_s3 and the configuration in use (never a secret), so a stale install, a
+    wrong endpoint or profile is obvious."""
     source = s3.credential_source(settings)
     return (
-        f"mode={settings.mode} endpoint={settings.endpoint_url or 'AWS default'} "
+        f"seqr_s3 {__version__} mode={settings.mode} endpoint={settings.endpoint_url or 'AWS default'} "
         f"region={settings.region or 'from boto3 chain'} profile={settings.profile or 'default chain'} "
         f"addressing={settings.addressing_style} credentials={source}"
     )

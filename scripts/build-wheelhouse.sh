@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Fills a wheelhouse for seqr hosts without a route to a package index (the role's seqr_s3_pip_wheelhouse):
+# the wheels of boto3 at the role's pinned version (seqr_s3_boto3_version in roles/seqr_s3/defaults/main.yml)
+# and of everything it depends on, for the seqr host's Python, not this machine's.
+# Usage: scripts/build-wheelhouse.sh [PYTHON] [DEST] [HOST_PYTHON_VERSION] [HOST_PLATFORM]
+#   DEST defaults to dist/wheelhouse. HOST_PYTHON_VERSION is the Python of seqr's virtualenv (pip's
+#   --python-version: 3.9 on Debian 11, 3.11 on Debian 12, the default, 3.13 on Debian 13); HOST_PLATFORM is
+#   pip's --platform (default manylinux2014_x86_64; manylinux2014_aarch64 for ARM hosts). Both matter: boto3's
+#   dependencies differ by Python version (urllib3 1.x below 3.10). `make wheelhouse` runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=${1:-}
+if [ -z "$python" ]; then
+  if [ -x .venv/bin/python ]; then python=.venv/bin/python; else python=python3; fi
+fi
+dest=${2:-dist/wheelhouse}
+host_python=${3:-3.11}
+platform=${4:-manylinux2014_x86_64}
+
+boto3=$("$python" -c 'import yaml; print(yaml.safe_load(open("roles/seqr_s3/defaults/main.yml"))["seqr_s3_boto3_version"])')
+mkdir -p "$dest"
+# --only-binary: a host without an index cannot build an sdist's dependencies either; --python-version and
+# --platform need it anyway.
+"$python" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --implementation cp \
+  --python-version "$host_python" --platform "$platform" --dest "$dest" "boto3==$boto3"
+echo "wheelhouse $(cd "$dest" && pwd): boto3 $boto3 for CPython $host_python on $platform ($(ls "$dest" | wc -l) wheels)"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The release check behind `make molecule-matrix`: the default Molecule scenario once per Debian release of the
+# seqr host (arguments, e.g. bullseye bookworm trixie), each from a fresh `molecule test`, and one row per run
+# appended to molecule/default/platforms.md: release, commit, result, verify's pytest counts, minutes, date.
+# Logs: .cache/molecule-matrix/<release>.log. Expects the collection installed (make collection-installed) and
+# igv-tools; the Makefile target does both. Exits non-zero when any release failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+[ $# -gt 0 ] || { echo "usage: $0 RELEASE..." >&2; exit 2; }
+export CONTAINERS_CONF=$PWD/scripts/containers.conf
+export MOLECULE_EPHEMERAL_DIRECTORY=$PWD/.cache/molecule/default
+table=molecule/default/platforms.md
+mkdir -p .cache/molecule-matrix
+commit=$(git rev-parse --short HEAD)
+[ -z "$(git status --porcelain --untracked-files=no)" ] || commit="$commit+changes"
+failed=0
+for release in "$@"; do
+  log=.cache/molecule-matrix/$release.log
+  start=$(date +%s)
+  if bash scripts/build-image.sh bookworm >"$log" 2>&1 && bash scripts/build-image.sh "$release" >>"$log" 2>&1 \
+    && SEQR_S3_DEBIAN_RELEASE=$release .venv/bin/molecule test >>"$log" 2>&1; then
+    result=passed
+  else
+    result=FAILED
+    failed=1
+  fi
+  minutes=$(( ($(date +%s) - start + 30) / 60 ))
+  # verify's pytest summary, e.g. "120 passed, 3 skipped in 1000.00s": the last one in the log.
+  counts=$(grep -aoE '[0-9]+ (passed|failed|skipped|errors?)(, [0-9]+ [a-z]+)* in [0-9.]+s' "$log" | tail -n1 \
+    | sed -E 's/ in [0-9.]+s$//')
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$release" "$commit" "$result" "${counts:-none (see log)}" \
+    "$minutes" "$(date -u +%Y-%m-%d)" >>"$table"
+  echo "molecule-matrix: $release $result (${counts:-no verify counts}, $minutes min), log $log"
+done
+exit "$failed"
