@@ -28,6 +28,27 @@ trap 'rm -rf "$stage"' EXIT
 collection=$stage/seqr_s3
 mkdir -p "$collection/roles" "$collection/playbooks" "$collection/meta"
 cp -R roles/seqr_s3 "$collection/roles/seqr_s3"
+# Ansible loads no plugins from a role inside a collection, and a role's unqualified filter names do not look in
+# its collection: the filters go to the collection's plugins/filter/, and the role's uses of them are qualified.
+mkdir -p "$collection/plugins/filter"
+mv "$collection/roles/seqr_s3/filter_plugins/seqr_s3_filters.py" "$collection/plugins/filter/"
+rm -r "$collection/roles/seqr_s3/filter_plugins"
+"$python" - "$collection" <<'PY'
+import re
+import sys
+from pathlib import Path
+
+collection = Path(sys.argv[1])
+plugin = (collection / "plugins" / "filter" / "seqr_s3_filters.py").read_text()
+names = sorted(set(re.findall(r'^    "(seqr_s3_[a-z_]+)": ', plugin, flags=re.M)), key=len, reverse=True)
+use = re.compile(r"\|\s*(" + "|".join(names) + r")\b")
+for path in (collection / "roles" / "seqr_s3").rglob("*"):
+    if path.suffix in {".yml", ".j2"}:
+        text = path.read_text()
+        qualified = use.sub(lambda m: "| seqr_s3.seqr_s3." + m.group(1), text)
+        if qualified != text:
+            path.write_text(qualified)
+PY
 find "$collection" -name __pycache__ -prune -exec rm -rf {} +
 cp playbooks/site.yml playbooks/remove.yml "$collection/playbooks/"
 cp collection/meta/runtime.yml "$collection/meta/"

@@ -80,7 +80,9 @@ def test_the_installed_role_is_self_contained_and_carries_the_wheel(installed: d
     role = collection / "roles" / "seqr_s3"
     links = [path for path in collection.rglob("*") if path.is_symlink()]
     assert not links, f"links in the installed collection: {links}"
-    assert (role / "filter_plugins" / "seqr_s3_filters.py").is_file()
+    # Ansible loads no plugins from a role inside a collection: the filters live in the collection's plugins.
+    assert (collection / "plugins" / "filter" / "seqr_s3_filters.py").is_file()
+    assert not (role / "filter_plugins").exists()
     bundled = role / "files" / WHEEL
     assert bundled.read_bytes() == (REPO_ROOT / "dist" / WHEEL).read_bytes()
     defaults = (role / "defaults" / "main.yml").read_text()
@@ -147,6 +149,10 @@ PLAY = """- hosts: localhost
       ansible.builtin.include_role:
         name: seqr_s3.seqr_s3.seqr_s3
         tasks_from: validate.yml
+    - name: Create the role's folder as the role does
+      ansible.builtin.include_role:
+        name: seqr_s3.seqr_s3.seqr_s3
+        tasks_from: home.yml
     - name: Install the package as the role does
       ansible.builtin.include_role:
         name: seqr_s3.seqr_s3.seqr_s3

@@ -23,16 +23,24 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ROLE_DIR = REPO_ROOT / "roles" / "seqr_s3"
-# The role carries its own filters (filter_plugins/ inside the role), so an installed copy renders alike.
+# The role carries its own filters (filter_plugins/ inside the role); in the built collection they are the
+# collection's (plugins/filter/, two folders up from the role) and the role names them by their full name.
 FILTER_PLUGIN = Path("filter_plugins") / "seqr_s3_filters.py"
+COLLECTION_FILTER_PLUGIN = Path("plugins") / "filter" / "seqr_s3_filters.py"
+COLLECTION_NAME = "seqr_s3.seqr_s3"
 # The headers-more module as Debian installs it (libnginx-mod-http-headers-more-filter), by absolute path: the
 # package's own load_module line is relative to nginx's prefix, which tests replace with their own.
 DEBIAN_MODULES = "/usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so"
 
 
+def _filter_plugin(role_dir: Path) -> Path:
+    in_role = role_dir / FILTER_PLUGIN
+    return in_role if in_role.exists() else role_dir.parents[1] / COLLECTION_FILTER_PLUGIN
+
+
 def load_filters(role_dir: Path = ROLE_DIR) -> Any:
-    """Import the role's filter_plugins/seqr_s3_filters.py by path, as Ansible does (not a package)."""
-    spec = importlib.util.spec_from_file_location("seqr_s3_filters", role_dir / FILTER_PLUGIN)
+    """Import the role's filter plugin (or its collection's) by path, as Ansible does (not a package)."""
+    spec = importlib.util.spec_from_file_location("seqr_s3_filters", _filter_plugin(role_dir))
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -48,7 +56,9 @@ def jinja_environment(role_dir: Path = ROLE_DIR) -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,  # Ansible's template module default, so whitespace matches what hosts get.
     )
-    environment.filters.update(load_filters(role_dir).FILTERS)
+    filters = load_filters(role_dir).FILTERS
+    environment.filters.update(filters)
+    environment.filters.update({f"{COLLECTION_NAME}.{name}": function for name, function in filters.items()})
     return environment
 
 

@@ -103,7 +103,8 @@ def authorize_seconds(request: HttpRequest) -> Optional[int]:
 
     Only accel mode with nginx's secret asks: a client's own X-Seqr-S3-Authorize is never honoured (nginx
     replaces it, and a request without the secret gets the ordinary answer)."""
-    value = request.META.get(_AUTHORIZE_META)
+    # seqr's _stream_file may be handed something other than a Django request by seqr code of another shape.
+    value = getattr(request, "META", {}).get(_AUTHORIZE_META)
     if value is None or not value.isdigit() or not 0 < int(value) <= MAX_AUTHORIZE_SECONDS:
         return None
     try:

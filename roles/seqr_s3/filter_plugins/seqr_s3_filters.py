@@ -10,8 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
@@ -248,18 +251,29 @@ def settings_errors(settings: Any, package_path: Any) -> list[str]:
     judges with the rules of the package it is about to install. seqr_s3.config imports no Django.
     """
     location = str(package_path)
+    # A wheel is imported from a copy in a scratch folder: inside an installed collection, Ansible's
+    # collection loader answers for every path under ansible_collections/ and cannot import a zip file there.
+    with tempfile.TemporaryDirectory(prefix="seqr_s3_validate_") as scratch:
+        import_root = location
+        if os.path.isfile(location):
+            import_root = os.path.join(scratch, os.path.basename(location))
+            shutil.copyfile(location, import_root)
+        return _settings_errors_from(settings, import_root, location)
+
+
+def _settings_errors_from(settings: Any, import_root: str, location: str) -> list[str]:
     saved_modules = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "seqr_s3"}
     saved_path = list(sys.path)
     for name in saved_modules:
         del sys.modules[name]
-    sys.path.insert(0, location)
+    sys.path.insert(0, import_root)
     try:
         try:
             import seqr_s3.config as package_config
         except ImportError as error:
             raise SeqrS3FilterError(f"cannot import seqr_s3.config from {location!r}: {error}") from error
         origin = str(getattr(package_config, "__file__", ""))
-        if not origin.startswith(location.rstrip("/") + "/"):
+        if not origin.startswith(import_root.rstrip("/") + "/"):
             raise SeqrS3FilterError(f"seqr_s3.config came from {origin!r}, not from {location!r}")
         try:
             package_config.parse_settings(dict(settings) if isinstance(settings, Mapping) else settings)
