@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -58,15 +58,17 @@ URI_SAFE = "-_.!~*'()"
 @pytest.fixture(scope="module")
 def serve_igv(
     tmp_path_factory: pytest.TempPathFactory, seqr_host: testinfra.host.Host
-) -> Callable[[str], None]:
-    """``serve(version)`` puts igv@version's ES module build where the page imports it from."""
+) -> Iterator[Callable[[str], None]]:
+    """``serve(version)`` puts igv@version's ES module build where the page imports it from; a build this
+    fixture put there is deleted afterwards (the removal check wants the checkout as it was)."""
     installed: dict[str, Path] = {}
+    target = f"{STATIC_IGV_DIR}/{IGV_ESM_BUILD.name}"
+    was_there = seqr_host.file(target).exists
 
     def serve(version: str) -> None:
         if version not in installed:
             installed[version] = install_igv(version, tmp_path_factory.mktemp(f"igv-{version}"))
         assert seqr_host.run(f"install -d -o root -g root -m 0755 {STATIC_IGV_DIR}").rc == 0
-        target = f"{STATIC_IGV_DIR}/{IGV_ESM_BUILD.name}"
         subprocess.run(
             ["podman", "cp", str(installed[version] / IGV_ESM_BUILD), f"{SEQR_CONTAINER}:{target}"],
             check=True,
@@ -74,7 +76,9 @@ def serve_igv(
         )
         assert seqr_host.run(f"chown root:root {target} && chmod 0644 {target}").rc == 0
 
-    return serve
+    yield serve
+    if not was_there:
+        assert seqr_host.run(f"rm -f {target}").rc == 0
 
 
 @pytest.fixture(scope="module")
