@@ -8,6 +8,7 @@ seqr_s3 was not written for, or without boto3), and the operator command with it
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import re
@@ -129,23 +130,26 @@ def test_local_tracks_answer_exactly_as_upstream(standin_factory, seeded_session
     assert answers[1][2] == reads.bam.read_bytes()[:100]
 
 
-def test_registering_an_s3_sample_checks_it_exists(standin_factory, seeded_session, s3_bucket) -> None:
+def test_registering_an_s3_sample_checks_it_exists(seqr_in_process, s3_bucket) -> None:
     """update_individual_igv_sample validates s3 paths through the patched does_file_exist."""
-    server = standin_factory("proxy")
-    pm = seeded_session(server, "pm")
-    url = f"{server.base_url}/api/individual/I_bam/update_igv_sample"
-    headers = {"X-CSRFToken": pm.cookies.get("csrf_token"), "Referer": server.base_url + "/"}
-    same = pm.post(url, json={"filePath": s3_bucket["bam"].s3_path}, headers=headers, timeout=60)
-    assert same.status_code == 200, same.text[:300]
+    seqr_in_process.use("proxy")
+    pm = seqr_in_process.client("pm")
+    url = "/api/individual/I_bam/update_igv_sample"
+    same = pm.post(url, {"filePath": s3_bucket["bam"].s3_path}, content_type="application/json")
+    assert same.status_code == 200, same.content[:300]
     missing_path = "s3://seqr-reads/reads/not-there.bam"
-    refused = pm.post(url, json={"filePath": missing_path}, headers=headers, timeout=60)
+    refused = pm.post(url, {"filePath": missing_path}, content_type="application/json")
     assert refused.status_code == 400
     assert refused.json()["error"] == f'Error accessing "{missing_path}"'
 
 
-def test_check_passes_on_the_stand_in(standin_factory) -> None:
-    result = manage(standin_factory("proxy").env, "check")
-    assert "System check identified no issues" in result.stdout
+def test_check_passes_on_the_stand_in(seqr_in_process) -> None:
+    from django.core.management import call_command
+
+    seqr_in_process.use("proxy")
+    said = io.StringIO()
+    call_command("check", stdout=said)
+    assert "System check identified no issues" in said.getvalue()
 
 
 def _changed_standin(tmp_path: Path, edit_file: str, old: str, new: str) -> Path:
