@@ -29,14 +29,9 @@ class Stack:
 
 def seqr_s3_config(mode: str, s3_server: Any, **overrides: Any) -> dict[str, Any]:
     """SEQR_S3 for the session's SeaweedFS, as the shared stand-in factory writes it."""
-    return {
-        "MODE": mode,
-        "ALLOWED_PREFIXES": ["s3://seqr-reads/reads/"],
-        "ENDPOINT_URL": s3_server.endpoint_url,
-        "ADDRESSING_STYLE": "path",
-        "REGION": s3_server.region,
-        **overrides,
-    }
+    from fixtures.session import default_seqr_s3_config
+
+    return {**default_seqr_s3_config(mode, s3_server), **overrides}
 
 
 def start_private_standin(
