@@ -9,7 +9,6 @@ seqr_s3 was not written for, or without boto3), and the operator command with it
 from __future__ import annotations
 
 import io
-import json
 import random
 import re
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 import pysam
 import pytest
 import tomllib
-from fixtures.standin import STANDIN_DIR, manage
+from fixtures.standin import STANDIN_DIR, manage, write_accel_secret
 from fixtures.standin_shapes import copy_standin
 from s3_track_support import run_check, track_url
 
@@ -143,15 +142,6 @@ def test_registering_an_s3_sample_checks_it_exists(seqr_in_process, s3_bucket) -
     assert refused.json()["error"] == f'Error accessing "{missing_path}"'
 
 
-def test_check_passes_on_the_stand_in(seqr_in_process) -> None:
-    from django.core.management import call_command
-
-    seqr_in_process.use("proxy")
-    said = io.StringIO()
-    call_command("check", stdout=said)
-    assert "System check identified no issues" in said.getvalue()
-
-
 def _changed_standin(tmp_path: Path, edit_file: str, old: str, new: str) -> Path:
     return copy_standin(tmp_path / "seqr_standin", ((edit_file, old, new),))
 
@@ -236,25 +226,40 @@ def test_check_fails_without_boto3(standin_factory) -> None:
     assert "(seqr_s3.E003) seqr_s3 needs boto3, which is not installed" in result.stderr
 
 
-def test_check_fails_on_an_invalid_setting(standin_factory) -> None:
-    env = {**standin_factory("proxy").env, "SEQR_S3_TEST_CONFIG": json.dumps({"MODE": "stream"})}
-    result = run_check(env, STANDIN_DIR)
-    assert result.returncode != 0
-    assert "(seqr_s3.E004) seqr_s3 configuration is invalid: SEQR_S3['MODE'] must be one of" in result.stderr
+def _check_in_process() -> str:
+    """``check`` in this process's stand-in Django, as ``manage.py check`` runs it; what it printed."""
+    from django.core.management import call_command
+
+    said = io.StringIO()
+    call_command("check", stdout=said, stderr=said)
+    return said.getvalue()
 
 
-def test_check_warns_about_accel_without_nginxs_secret(standin_factory) -> None:
+def test_check_passes_on_the_stand_in(seqr_in_process) -> None:
+    seqr_in_process.use("proxy")
+    assert "System check identified no issues" in _check_in_process()
+
+
+def test_check_fails_on_an_invalid_setting(seqr_in_process) -> None:
+    from django.core.management.base import SystemCheckError
+
+    seqr_in_process.use("stream")
+    with pytest.raises(SystemCheckError) as failed:
+        _check_in_process()
+    assert "(seqr_s3.E004) seqr_s3 configuration is invalid: SEQR_S3['MODE'] must be one of" in str(
+        failed.value
+    )
+
+
+def test_check_warns_about_accel_without_nginxs_secret(seqr_in_process, tmp_path: Path) -> None:
     """accel without ACCEL_SECRET_FILE cannot tell nginx from a direct caller: every read is streamed, and
     `manage.py check` says so (a warning: seqr still works, only slower)."""
-    config = json.loads(standin_factory("accel").env["SEQR_S3_TEST_CONFIG"])
-    config.pop("ACCEL_SECRET_FILE")
-    env = {**standin_factory("accel").env, "SEQR_S3_TEST_CONFIG": json.dumps(config)}
-    result = run_check(env, STANDIN_DIR)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "(seqr_s3.W001) seqr_s3 is in accel mode without ACCEL_SECRET_FILE" in result.stderr
-    with_secret = run_check(standin_factory("accel").env, STANDIN_DIR)
-    assert with_secret.returncode == 0
-    assert "W001" not in with_secret.stderr
+    seqr_in_process.use("accel")
+    assert "(seqr_s3.W001) seqr_s3 is in accel mode without ACCEL_SECRET_FILE" in _check_in_process()
+    seqr_in_process.use("accel", ACCEL_SECRET_FILE=str(write_accel_secret(tmp_path / "accel_secret")))
+    with_secret = _check_in_process()
+    assert "W001" not in with_secret
+    assert "System check identified no issues" in with_secret
 
 
 def test_the_operator_command(standin_factory, s3_bucket) -> None:
