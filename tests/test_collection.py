@@ -11,9 +11,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tomllib
+from role_play import write_package_play
 from role_render import REPO_ROOT, ROLE_DIR, changed_count, make_seqr_host, nginx_test, render_template
 
 VERSION = tomllib.loads((REPO_ROOT / "python" / "pyproject.toml").read_text())["project"]["version"]
@@ -21,16 +23,22 @@ BIN = Path(sys.executable).parent
 WHEEL = f"seqr_s3-{VERSION}-py3-none-any.whl"
 
 
+def _run(command: list[str], timeout: float = 300, **options: Any) -> subprocess.CompletedProcess:
+    """A command's outcome, its output as text for the test's assertions (no exception on failure)."""
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, **options)
+
+
+def _ansible(installed: dict, tool: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """An Ansible tool run from the scratch folder with the environment that knows only the installed copy."""
+    return _run([str(BIN / tool), *args], timeout, cwd=installed["root"], env=installed["env"])
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The built artifact, the collection installed from it, and an environment that knows only that copy."""
     root = tmp_path_factory.mktemp("collection")
-    built = subprocess.run(
-        ["bash", str(REPO_ROOT / "scripts" / "build-collection.sh"), sys.executable, str(root / "dist")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    built = _run(
+        ["bash", str(REPO_ROOT / "scripts" / "build-collection.sh"), sys.executable, str(root / "dist")], 600
     )
     assert built.returncode == 0, built.stderr[-3000:]
     artifact = Path(built.stdout.strip().splitlines()[-1].split(" ", 1)[1])
@@ -43,25 +51,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "ANSIBLE_ROLES_PATH": str(root / "roles"),
         "ANSIBLE_NOCOLOR": "1",
     }
-    install = subprocess.run(
-        [
-            str(BIN / "ansible-galaxy"),
-            "collection",
-            "install",
-            str(artifact),
-            "-p",
-            str(root / "collections"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=root,
-        env=env,
-        check=False,
+    collection = root / "collections" / "ansible_collections" / "seqr_s3" / "seqr_s3"
+    installed = {"root": root, "artifact": artifact, "collection": collection, "env": env}
+    install = _ansible(
+        installed, "ansible-galaxy", "collection", "install", str(artifact), "-p", str(root / "collections")
     )
     assert install.returncode == 0, install.stdout + install.stderr
-    collection = root / "collections" / "ansible_collections" / "seqr_s3" / "seqr_s3"
-    return {"root": root, "artifact": artifact, "collection": collection, "env": env}
+    return installed
 
 
 def test_the_artifact_is_named_and_versioned_like_the_package(installed: dict) -> None:
@@ -96,14 +92,8 @@ def test_the_installed_role_is_self_contained_and_carries_the_wheel(installed: d
 @pytest.mark.parametrize("playbook", ["site", "remove"])
 def test_the_playbooks_pass_a_syntax_check_by_their_fqcn(installed: dict, playbook: str) -> None:
     (installed["root"] / "hosts.yml").write_text("seqr:\n  hosts:\n    seqr1:\n")
-    checked = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", "hosts.yml", "--syntax-check", f"seqr_s3.seqr_s3.{playbook}"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=installed["root"],
-        env=installed["env"],
-        check=False,
+    checked = _ansible(
+        installed, "ansible-playbook", "-i", "hosts.yml", "--syntax-check", f"seqr_s3.seqr_s3.{playbook}"
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert str(installed["collection"] / "playbooks" / f"{playbook}.yml") in checked.stdout
@@ -113,15 +103,7 @@ def test_the_installed_site_playbook_builds_no_wheel(installed: dict) -> None:
     """From the collection there is no python/ to build from: site.yml's controller play must leave the role
     its bundled wheel (an inventory without seqr hosts runs just that play)."""
     (installed["root"] / "no_seqr_hosts.yml").write_text("all:\n  hosts: {}\n")
-    ran = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", "no_seqr_hosts.yml", "seqr_s3.seqr_s3.site"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=installed["root"],
-        env=installed["env"],
-        check=False,
-    )
+    ran = _ansible(installed, "ansible-playbook", "-i", "no_seqr_hosts.yml", "seqr_s3.seqr_s3.site")
     assert ran.returncode == 0, ran.stdout[-3000:]
     assert "skipping: [localhost]" in ran.stdout.split("Build dist/")[1].split("TASK")[0]
 
@@ -137,47 +119,15 @@ def test_the_installed_role_renders_a_site_nginx_accepts(installed: dict, tmp_pa
     assert checked.returncode == 0, f"nginx -t failed:\n{checked.stderr}"
 
 
-PLAY = """- hosts: localhost
-  connection: local
-  gather_facts: true
-  gather_subset: [min]
-  tasks:
-    - name: Load the IGV style hash table as main.yml does
-      ansible.builtin.include_vars:
-        file: {role}/vars/igv_css_hashes.yml
-    - name: Validate as the role does
-      ansible.builtin.include_role:
-        name: seqr_s3.seqr_s3.seqr_s3
-        tasks_from: validate.yml
-    - name: Create the role's folder as the role does
-      ansible.builtin.include_role:
-        name: seqr_s3.seqr_s3.seqr_s3
-        tasks_from: home.yml
-    - name: Install the package as the role does
-      ansible.builtin.include_role:
-        name: seqr_s3.seqr_s3.seqr_s3
-        tasks_from: package.yml
-"""
-
-
 def test_the_installed_role_installs_the_wheel_it_carries(installed: dict, tmp_path: Path) -> None:
     """No seqr_s3_package_wheel given: the role from the collection installs its own wheel, says its version,
     and a second run changes nothing."""
     host = make_seqr_host(tmp_path / "host", getpass.getuser())
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAY.format(role=installed["collection"] / "roles" / "seqr_s3"))
-    command = [str(BIN / "ansible-playbook"), str(playbook), "-e", json.dumps(host)]
+    role = installed["collection"] / "roles" / "seqr_s3"
+    playbook = write_package_play(tmp_path, role, "seqr_s3.seqr_s3.seqr_s3")
 
     def run() -> subprocess.CompletedProcess:
-        return subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=installed["root"],
-            env=installed["env"],
-            check=False,
-        )
+        return _ansible(installed, "ansible-playbook", str(playbook), "-e", json.dumps(host), timeout=600)
 
     first = run()
     assert first.returncode == 0, first.stdout[-3000:]

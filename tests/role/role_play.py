@@ -15,9 +15,9 @@ import venv
 from pathlib import Path
 from typing import Any
 
-from role_render import DEBIAN_MODULES, built_wheel, changed_count, run_playbook
+from role_render import DEBIAN_MODULES, ROLE_DIR, built_wheel, changed_count, run_playbook
 
-__all__ = ["changed_count", "run_playbook", "run_role"]
+__all__ = ["changed_count", "run_playbook", "run_role", "write_package_play"]
 
 # force_handlers as in playbooks/site.yml: a failed run still runs the handlers it notified.
 PLAY = """- hosts: localhost
@@ -39,6 +39,39 @@ def run_role(
     playbook = workdir / f"play_{tasks}.yml"
     playbook.write_text(PLAY.format(tasks=tasks))
     return run_playbook(playbook, variables, *extra)
+
+
+# validate.yml, home.yml and package.yml as main.yml runs them (after loading the IGV style hash table): the
+# package's installation without the rest of the role.
+PACKAGE_PLAY = """- hosts: localhost
+  connection: local
+  gather_facts: true
+  gather_subset: [min]
+  tasks:
+    - name: Load the IGV style hash table as main.yml does
+      ansible.builtin.include_vars:
+        file: {role_dir}/vars/igv_css_hashes.yml
+    - name: Validate as the role does
+      ansible.builtin.include_role:
+        name: {role_name}
+        tasks_from: validate.yml
+    - name: Create the role's folder as the role does
+      ansible.builtin.include_role:
+        name: {role_name}
+        tasks_from: home.yml
+    - name: Install the package as the role does
+      ansible.builtin.include_role:
+        name: {role_name}
+        tasks_from: package.yml
+"""
+
+
+def write_package_play(workdir: Path, role_dir: Path = ROLE_DIR, role_name: str = "seqr_s3") -> Path:
+    """Write the PACKAGE_PLAY playbook for the role in ``role_dir``, named ``role_name`` (the checkout's role,
+    or an installed collection's by its full name); returns its path."""
+    playbook = workdir / "play_package.yml"
+    playbook.write_text(PACKAGE_PLAY.format(role_dir=role_dir, role_name=role_name))
+    return playbook
 
 
 def tree_listing(folder: Path) -> dict[str, str]:

@@ -20,34 +20,13 @@ from pathlib import Path
 import pytest
 import tomllib
 import yaml
+from role_play import write_package_play
 from role_render import REPO_ROOT, ROLE_DIR, changed_count, make_seqr_host, run_playbook
 
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-wheel.sh"
 PACKAGE_DIR = REPO_ROOT / "python" / "src" / "seqr_s3"
 MARKER = "# rebuilt by test_role_package"
 VERSION = tomllib.loads((REPO_ROOT / "python" / "pyproject.toml").read_text())["project"]["version"]
-
-PLAY = """- hosts: localhost
-  connection: local
-  gather_facts: true
-  gather_subset: [min]
-  tasks:
-    - name: Load the IGV style hash table as main.yml does
-      ansible.builtin.include_vars:
-        file: {role_dir}/vars/igv_css_hashes.yml
-    - name: Validate as the role does
-      ansible.builtin.include_role:
-        name: seqr_s3
-        tasks_from: validate.yml
-    - name: Create the role's folder as the role does
-      ansible.builtin.include_role:
-        name: seqr_s3
-        tasks_from: home.yml
-    - name: Install the package as the role does
-      ansible.builtin.include_role:
-        name: seqr_s3
-        tasks_from: package.yml
-"""
 
 
 def _build(python_dir: Path, out: Path) -> Path:
@@ -120,8 +99,7 @@ def _installed_init(host: dict) -> str:
 
 
 def test_role_installs_the_wheel_once_and_again_only_when_it_changed(seqr_host: dict, tmp_path: Path) -> None:
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAY.format(role_dir=ROLE_DIR))
+    playbook = write_package_play(tmp_path)
     wheel = _build(REPO_ROOT / "python", tmp_path / "wheel_1")
     home = Path(seqr_host["seqr_s3_home"])
     # A home left by an older version of the role: the source it installed from, and its record of seqr's
@@ -177,8 +155,7 @@ def test_role_installs_the_wheel_once_and_again_only_when_it_changed(seqr_host: 
 )
 def test_role_refuses_a_wheel_that_is_not_one(wheel: str, said: str, seqr_host: dict, tmp_path: Path) -> None:
     (tmp_path / "seqr_s3-0.1.0.tar.gz").write_bytes(b"not a wheel")
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAY.format(role_dir=ROLE_DIR))
+    playbook = write_package_play(tmp_path)
     refused = run_playbook(playbook, {**seqr_host, "seqr_s3_package_wheel": wheel.format(tmp=tmp_path)})
     assert refused.returncode != 0
     assert "Check the package wheel on the controller" in refused.stdout
@@ -210,8 +187,7 @@ def test_role_installs_boto3_from_a_wheelhouse_with_no_index_reachable(tmp_path:
         capture_output=True,
         timeout=300,
     )
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAY.format(role_dir=ROLE_DIR))
+    playbook = write_package_play(tmp_path)
     variables = {
         **host,
         "seqr_s3_package_wheel": str(_build(REPO_ROOT / "python", tmp_path / "wheel")),
@@ -246,8 +222,7 @@ def test_role_refuses_a_wheelhouse_without_boto3(
     folder: str, said: str, seqr_host: dict, tmp_path: Path
 ) -> None:
     (tmp_path / "empty").mkdir()
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAY.format(role_dir=ROLE_DIR))
+    playbook = write_package_play(tmp_path)
     wheel = tmp_path / "seqr_s3-0.2.0-py3-none-any.whl"
     wheel.write_bytes(b"never installed: validation stops first")
     variables = {

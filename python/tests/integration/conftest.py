@@ -2,16 +2,21 @@
 tests/fixtures/session.py (registered for every test folder by the repository's conftest.py).
 
 A "stack" is what a browser talks to for one serving mode: the stand-in's gunicorn directly (proxy,
-redirect) or the role's nginx site in front of it (accel, where nginx does the fetching).
+redirect) or the role's nginx site in front of it (accel, where nginx does the fetching). Package behaviour
+that needs no process of its own runs in this one: ``seqr_in_process`` (fixtures.in_process).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
+from fixtures.in_process import InProcessSeqr, setup_standin_django
+from fixtures.session import default_seqr_s3_config
+from fixtures.standin import AwsProfileFiles, write_aws_files
 from s3_track_support import Stack
 
 # Small chunks so even the BAM fixture streams in many pieces.
@@ -49,3 +54,37 @@ def stack(request: pytest.FixtureRequest, make_stack: Callable[..., Stack]) -> S
 @pytest.fixture(scope="session")
 def proxy_stack(make_stack: Callable[..., Stack]) -> Stack:
     return make_stack("proxy")
+
+
+@pytest.fixture(scope="session")
+def standin_django(
+    tmp_path_factory: pytest.TempPathFactory, s3_server: Any, standin_data: Any
+) -> AwsProfileFiles:
+    """The stand-in's Django with seqr_s3, set up once in this process (fixtures.in_process); returns the
+    profile files boto3 reads its credentials from (the read-only ``reader`` of the session's SeaweedFS)."""
+    workdir = tmp_path_factory.mktemp("standin_in_process")
+    setup_standin_django(workdir, standin_data.seed, default_seqr_s3_config("proxy", s3_server))
+    return write_aws_files(
+        workdir / "aws", s3_server.reader.access_key, s3_server.reader.secret_key, s3_server.region
+    )
+
+
+@pytest.fixture
+def seqr_in_process(
+    standin_django: AwsProfileFiles, s3_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[InProcessSeqr]:
+    """The in-process stand-in for one test: database changes rolled back at its end, boto3 credentials only
+    from the test's profile files (no AWS_* of the calling shell), SEQR_S3 chosen with ``use(mode)``."""
+    from django.db import transaction
+
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in {**standin_django.env(), "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(name, value)
+    seqr = InProcessSeqr(lambda mode: default_seqr_s3_config(mode, s3_server))
+    with transaction.atomic():
+        try:
+            yield seqr
+        finally:
+            seqr.close()
+            transaction.set_rollback(True)

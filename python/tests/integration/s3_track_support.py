@@ -29,14 +29,9 @@ class Stack:
 
 def seqr_s3_config(mode: str, s3_server: Any, **overrides: Any) -> dict[str, Any]:
     """SEQR_S3 for the session's SeaweedFS, as the shared stand-in factory writes it."""
-    return {
-        "MODE": mode,
-        "ALLOWED_PREFIXES": ["s3://seqr-reads/reads/"],
-        "ENDPOINT_URL": s3_server.endpoint_url,
-        "ADDRESSING_STYLE": "path",
-        "REGION": s3_server.region,
-        **overrides,
-    }
+    from fixtures.session import default_seqr_s3_config
+
+    return {**default_seqr_s3_config(mode, s3_server), **overrides}
 
 
 def start_private_standin(
@@ -68,21 +63,32 @@ def start_private_standin(
     return start_standin(workdir, env, workers=workers)
 
 
-def run_shell_probe(env: dict[str, str], module: str, probe_input: dict) -> dict:
-    """Run ``<module>.main()`` (a file beside these tests) inside the stand-in's Django with ``manage.py
-    shell``, given ``probe_input`` as JSON in PROBE_INPUT; return the JSON it printed after ``PROBE ``."""
-    import json
+def run_check(env: dict[str, str], standin: Path, prelude: str = "") -> Any:
+    """``manage.py check`` of the stand-in (or a shaped copy) in ``standin``, in a process of its own: the
+    checks and the patch run at that seqr's start. ``prelude`` runs first in the same interpreter (to take a
+    module away, say). Returns the CompletedProcess; failing is an outcome a test looks at."""
+    import subprocess
+    import sys
 
-    from fixtures.standin import manage
+    from fixtures.standin import TESTS_DIR
 
-    probe_env = {
-        **env,
-        "PROBE_INPUT": json.dumps(probe_input),
-        "PYTHONPATH": f"{env['PYTHONPATH']}:{Path(__file__).resolve().parent}",
-    }
-    output = manage(probe_env, "shell", "-c", f"import {module}; {module}.main()").stdout
-    line = next(line for line in output.splitlines() if line.startswith("PROBE "))
-    return json.loads(line[len("PROBE ") :])
+    code = "\n".join(
+        [
+            prelude,
+            "import runpy, sys",
+            "sys.argv = ['manage.py', 'check']",
+            "runpy.run_path('manage.py', run_name='__main__')",
+        ]
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=standin,
+        env={**env, "PYTHONPATH": f"{standin}:{TESTS_DIR}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 # nginx on loopback runs as root without a `user` line, so its workers run as nobody (as www-data on a host).

@@ -20,12 +20,12 @@ import requests
 from s3_track_support import (
     RecordingS3Front,
     Stack,
-    run_shell_probe,
     seqr_s3_config,
     start_private_standin,
     track_url,
 )
 from seqr_s3.access import REFUSAL_MESSAGE
+from seqr_s3.files import S3PathNotAllowed
 
 PROJECT_1 = "R0001_project_1"
 MODES = ["proxy", "accel", "redirect"]
@@ -194,21 +194,33 @@ def test_registering_a_sample_outside_the_allow_list_sends_s3_nothing(
     )
 
 
-def test_other_seqr_modules_get_a_clear_refusal_without_s3(recorded: RecordedStacks, s3_bucket) -> None:
+def test_other_seqr_modules_get_a_clear_refusal_without_s3(
+    seqr_in_process, front: RecordingS3Front, s3_bucket
+) -> None:
     """does_file_exist and file_iter as vcf_utils/file_utils call them: False / FileNotFoundError, no S3."""
-    server = recorded("proxy").standin
+    from django.contrib.auth.models import User
+    from seqr.utils import file_utils, vcf_utils
+
+    seqr_in_process.use("proxy", ENDPOINT_URL=front.url)
+    pm = User.objects.get(username="pm")
     outside = "s3://seqr-reads/private/other.bam"
-    recorded.front.reset()
-    result = run_shell_probe(server.env, "access_probe", {"paths": [outside], "user": "pm"})
-    assert recorded.front.recorded() == []
-    assert result["exists"][outside] is False
-    refusal = result["file_iter"][outside]
-    assert refusal["error"] == "S3PathNotAllowed"
-    assert "not under an allowed S3 prefix" in refusal["message"]
-    # The control: an allowed path is read.
-    result = run_shell_probe(server.env, "access_probe", {"paths": [s3_bucket["bam"].s3_path], "user": "pm"})
-    assert result["file_iter"][s3_bucket["bam"].s3_path] == {"first_bytes": b"\x1f\x8b\x08\x04".hex()}
-    assert result["exists"][s3_bucket["bam"].s3_path] is True
+    front.reset()
+    assert vcf_utils.does_file_exist(outside, user=pm) is False
+    with pytest.raises(FileNotFoundError, match="not under an allowed S3 prefix") as refusal:
+        next(file_utils.file_iter(outside, byte_range=(0, 3), raw_content=True, user=pm))
+    assert type(refusal.value) is S3PathNotAllowed
+    assert front.recorded() == []
+    # The control: an allowed path is read (through the same recording front).
+    allowed = s3_bucket["bam"].s3_path
+    assert (
+        next(file_utils.file_iter(allowed, byte_range=(0, 3), raw_content=True, user=pm))
+        == b"\x1f\x8b\x08\x04"
+    )
+    assert vcf_utils.does_file_exist(allowed, user=pm) is True
+    assert front.recorded() == [
+        ("GET", "/seqr-reads/reads/sample.bam"),
+        ("HEAD", "/seqr-reads/reads/sample.bam"),
+    ]
 
 
 @pytest.mark.parametrize("mode", MODES)

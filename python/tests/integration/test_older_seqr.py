@@ -9,33 +9,18 @@ seqr_s3 log line, provoked for real by a model whose field was renamed and by a 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from fixtures.standin import STANDIN_DIR, TESTS_DIR, prepare_database, standin_dir_of, start_standin
 from fixtures.standin_shapes import copy_standin
-from s3_track_support import track_url
+from s3_track_support import run_check, track_url
 
 PROJECT_1 = "R0001_project_1"
 SHAPES = ("2021-05", "2021-11", "2024-04")
 MODES = ("proxy", "redirect", "accel")
-
-
-def _check(env: dict[str, str], standin: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=standin,
-        env={**env, "PYTHONPATH": f"{standin}:{TESTS_DIR}"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -83,7 +68,7 @@ def test_registering_checks_existence_on_older_seqr(
 def test_check_passes_on_older_seqr(standin_factory, shape, tmp_path) -> None:
     """The registration query is compiled, never run: the check needs no database (none can open here)."""
     env = {**standin_factory("proxy", shape=shape).env, "SEQR_STANDIN_DB": str(tmp_path / "absent" / "db")}
-    result = _check(env, standin_dir_of(env))
+    result = run_check(env, standin_dir_of(env))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "System check identified no issues" in result.stdout
 
@@ -100,7 +85,7 @@ RENAMED_FILE_PATH = (
 
 def test_check_fails_on_a_model_the_registration_query_cannot_use(standin_factory, tmp_path) -> None:
     standin = copy_standin(tmp_path / "seqr_standin", RENAMED_FILE_PATH)
-    result = _check(standin_factory("proxy").env, standin)
+    result = run_check(standin_factory("proxy").env, standin)
     assert result.returncode != 0
     assert (
         "(seqr_s3.E006) seqr_s3 cannot build its IGV sample registration query on this seqr's models: "

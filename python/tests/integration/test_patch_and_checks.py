@@ -1,14 +1,16 @@
 """The patch seen from seqr's side, non-s3 behaviour unchanged, the system checks and the operator command.
 
-Runs the real stand-in: over HTTP through gunicorn, and inside its Django with ``manage.py shell``/``check``.
-A copy of the stand-in with a changed shape stands for a seqr upgrade seqr_s3 was not written for.
+The patch's effect on seqr's modules is looked at in the stand-in's Django inside the test process
+(seqr_in_process). What needs a process of its own runs one: the stand-in with and without seqr_s3 over HTTP
+through gunicorn, ``manage.py check`` at startup (of a copy with a changed shape standing for a seqr upgrade
+seqr_s3 was not written for, or without boto3), and the operator command with its exit status.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import io
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +18,9 @@ from pathlib import Path
 import pysam
 import pytest
 import tomllib
-from fixtures.standin import STANDIN_DIR, TESTS_DIR, manage
+from fixtures.standin import STANDIN_DIR, manage, write_accel_secret
 from fixtures.standin_shapes import copy_standin
-from s3_track_support import run_shell_probe, track_url
+from s3_track_support import run_check, track_url
 
 PROJECT_1 = "R0001_project_1"
 INTEGRATION_DIR = Path(__file__).resolve().parent
@@ -55,44 +57,53 @@ def vcf_objects(s3_bucket, tmp_path_factory) -> dict[str, str]:
     }
 
 
-def run_probe(env: dict[str, str], probe_input: dict) -> dict:
-    return run_shell_probe(env, "patch_probe", probe_input)
+def test_patched_functions_in_every_seqr_module(seqr_in_process, s3_bucket, vcf_objects, reads) -> None:
+    """In this process's stand-in Django: django.setup() ran seqr_s3's ready(), as a worker's start does."""
+    from seqr.utils import file_utils, vcf_utils
+    from seqr.views.apis import igv_api
+    from seqr_s3.patch import ORIGINAL_ATTRIBUTE, apply_patch
 
-
-def test_patched_functions_in_every_seqr_module(standin_factory, s3_bucket, vcf_objects, reads) -> None:
-    server = standin_factory("proxy")
+    seqr_in_process.use("proxy")
     bam = s3_bucket["bam"]
     data = bam.read_local()
-    probe = run_probe(
-        server.env,
-        {
-            "bam": bam.s3_path,
-            "byte_range": [1000, 70000],
-            "exists": [bam.s3_path, bam.s3_path + ".nope", "s3://seqr-reads/reads/sample", str(reads.bam)],
-            "vcf": vcf_objects["vcf"],
-            "vcf_gz": vcf_objects["vcf_gz"],
-            "local_vcf": vcf_objects["local_vcf"],
-            "missing": "s3://seqr-reads/reads/missing.bam",
-        },
-    )
     # Modules that bound the names with `from ... import` before the patch now hold the wrappers too.
-    assert all(probe["rebound"].values()), probe["rebound"]
-    assert probe["stream_file_rebound"] and probe["same_object_everywhere"]
+    for module in (file_utils, vcf_utils, igv_api):
+        for name in ("does_file_exist", "file_iter"):
+            assert hasattr(getattr(module, name), ORIGINAL_ATTRIBUTE), f"{module.__name__}.{name}"
+    assert hasattr(igv_api._stream_file, ORIGINAL_ATTRIBUTE)
+    assert vcf_utils.file_iter is file_utils.file_iter is igv_api.file_iter
     # HEAD, not a prefix listing: "reads/sample" is a prefix of existing keys but no object.
-    assert probe["exists"] == {
+    exists = [bam.s3_path, bam.s3_path + ".nope", "s3://seqr-reads/reads/sample", str(reads.bam)]
+    assert {path: vcf_utils.does_file_exist(path) for path in exists} == {
         bam.s3_path: True,
         bam.s3_path + ".nope": False,
         "s3://seqr-reads/reads/sample": False,
         str(reads.bam): True,
     }
-    assert probe["raw_range_sha"] == hashlib.sha256(data[1000:70001]).hexdigest()  # inclusive range
-    assert probe["raw_whole_sha"] == hashlib.sha256(data).hexdigest()
-    assert probe["vcf_samples"] == sorted(SAMPLES)  # read from a 64 KiB range of the .vcf.gz, gunzipped
-    assert probe["gz_text_sha"] == hashlib.sha256(vcf_objects["plain_text"].encode()).hexdigest()
-    assert probe["plain_text_lines"] == probe["local_text_lines"]
-    assert probe["plain_text_lines"][0] == "##fileformat=VCFv4.2\n"
-    assert probe["missing"].startswith("FileNotFoundError: s3://seqr-reads/reads/missing.bam does not exist")
-    assert probe["idempotent"]
+    # byte_range is inclusive.
+    assert (
+        b"".join(file_utils.file_iter(bam.s3_path, byte_range=(1000, 70000), raw_content=True))
+        == data[1000:70001]
+    )
+    assert b"".join(igv_api.file_iter(bam.s3_path, raw_content=True)) == data
+    # The samples are read from a 64 KiB range of the .vcf.gz, gunzipped.
+    assert sorted(vcf_utils.validate_vcf_and_get_samples(vcf_objects["vcf_gz"], None)) == sorted(SAMPLES)
+    assert "".join(vcf_utils.file_iter(vcf_objects["vcf_gz"])) == vcf_objects["plain_text"]
+    plain_text_lines = list(vcf_utils.file_iter(vcf_objects["vcf"]))[:3]
+    assert plain_text_lines == list(vcf_utils.file_iter(vcf_objects["local_vcf"]))[:3]
+    assert plain_text_lines[0] == "##fileformat=VCFv4.2\n"
+    missing = file_utils.file_iter("s3://seqr-reads/reads/missing.bam", raw_content=True)
+    with pytest.raises(
+        FileNotFoundError, match="^" + re.escape("s3://seqr-reads/reads/missing.bam does not exist")
+    ):
+        next(missing)
+    # Applying the patch again changes nothing: the wrappers stay, never wrapped twice.
+    before = {name: getattr(file_utils, name) for name in ("does_file_exist", "file_iter")}
+    apply_patch()
+    apply_patch()
+    for name, wrapper in before.items():
+        assert getattr(file_utils, name) is wrapper is getattr(vcf_utils, name)
+        assert not hasattr(getattr(wrapper, ORIGINAL_ATTRIBUTE), ORIGINAL_ATTRIBUTE)
 
 
 def test_local_tracks_answer_exactly_as_upstream(standin_factory, seeded_session, reads) -> None:
@@ -118,48 +129,21 @@ def test_local_tracks_answer_exactly_as_upstream(standin_factory, seeded_session
     assert answers[1][2] == reads.bam.read_bytes()[:100]
 
 
-def test_registering_an_s3_sample_checks_it_exists(standin_factory, seeded_session, s3_bucket) -> None:
+def test_registering_an_s3_sample_checks_it_exists(seqr_in_process, s3_bucket) -> None:
     """update_individual_igv_sample validates s3 paths through the patched does_file_exist."""
-    server = standin_factory("proxy")
-    pm = seeded_session(server, "pm")
-    url = f"{server.base_url}/api/individual/I_bam/update_igv_sample"
-    headers = {"X-CSRFToken": pm.cookies.get("csrf_token"), "Referer": server.base_url + "/"}
-    same = pm.post(url, json={"filePath": s3_bucket["bam"].s3_path}, headers=headers, timeout=60)
-    assert same.status_code == 200, same.text[:300]
+    seqr_in_process.use("proxy")
+    pm = seqr_in_process.client("pm")
+    url = "/api/individual/I_bam/update_igv_sample"
+    same = pm.post(url, {"filePath": s3_bucket["bam"].s3_path}, content_type="application/json")
+    assert same.status_code == 200, same.content[:300]
     missing_path = "s3://seqr-reads/reads/not-there.bam"
-    refused = pm.post(url, json={"filePath": missing_path}, headers=headers, timeout=60)
+    refused = pm.post(url, {"filePath": missing_path}, content_type="application/json")
     assert refused.status_code == 400
     assert refused.json()["error"] == f'Error accessing "{missing_path}"'
 
 
-def test_check_passes_on_the_stand_in(standin_factory) -> None:
-    result = manage(standin_factory("proxy").env, "check")
-    assert "System check identified no issues" in result.stdout
-
-
 def _changed_standin(tmp_path: Path, edit_file: str, old: str, new: str) -> Path:
     return copy_standin(tmp_path / "seqr_standin", ((edit_file, old, new),))
-
-
-def _check(env: dict[str, str], standin: Path, prelude: str = "") -> subprocess.CompletedProcess:
-    """``manage.py check`` of a stand-in copy; ``prelude`` runs first in the same interpreter."""
-    code = "\n".join(
-        [
-            prelude,
-            "import runpy, sys",
-            "sys.argv = ['manage.py', 'check']",
-            "runpy.run_path('manage.py', run_name='__main__')",
-        ]
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=standin,
-        env={**env, "PYTHONPATH": f"{standin}:{TESTS_DIR}"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
@@ -226,7 +210,7 @@ def test_check_fails_naming_a_changed_seqr(
     standin_factory, tmp_path: Path, edit_file: str, old: str, new: str, expected: str
 ) -> None:
     standin = _changed_standin(tmp_path, edit_file, old, new)
-    result = _check(standin_factory("proxy").env, standin)
+    result = run_check(standin_factory("proxy").env, standin)
     assert result.returncode != 0
     assert expected in result.stderr, result.stderr[-2000:]
     # Nothing was patched, and startup said so.
@@ -235,32 +219,47 @@ def test_check_fails_naming_a_changed_seqr(
 
 def test_check_fails_without_boto3(standin_factory) -> None:
     # sys.modules[name] = None is how Python itself marks a module as not importable.
-    result = _check(
+    result = run_check(
         standin_factory("proxy").env, STANDIN_DIR, prelude="import sys; sys.modules['boto3'] = None"
     )
     assert result.returncode != 0
     assert "(seqr_s3.E003) seqr_s3 needs boto3, which is not installed" in result.stderr
 
 
-def test_check_fails_on_an_invalid_setting(standin_factory) -> None:
-    env = {**standin_factory("proxy").env, "SEQR_S3_TEST_CONFIG": json.dumps({"MODE": "stream"})}
-    result = _check(env, STANDIN_DIR)
-    assert result.returncode != 0
-    assert "(seqr_s3.E004) seqr_s3 configuration is invalid: SEQR_S3['MODE'] must be one of" in result.stderr
+def _check_in_process() -> str:
+    """``check`` in this process's stand-in Django, as ``manage.py check`` runs it; what it printed."""
+    from django.core.management import call_command
+
+    said = io.StringIO()
+    call_command("check", stdout=said, stderr=said)
+    return said.getvalue()
 
 
-def test_check_warns_about_accel_without_nginxs_secret(standin_factory) -> None:
+def test_check_passes_on_the_stand_in(seqr_in_process) -> None:
+    seqr_in_process.use("proxy")
+    assert "System check identified no issues" in _check_in_process()
+
+
+def test_check_fails_on_an_invalid_setting(seqr_in_process) -> None:
+    from django.core.management.base import SystemCheckError
+
+    seqr_in_process.use("stream")
+    with pytest.raises(SystemCheckError) as failed:
+        _check_in_process()
+    assert "(seqr_s3.E004) seqr_s3 configuration is invalid: SEQR_S3['MODE'] must be one of" in str(
+        failed.value
+    )
+
+
+def test_check_warns_about_accel_without_nginxs_secret(seqr_in_process, tmp_path: Path) -> None:
     """accel without ACCEL_SECRET_FILE cannot tell nginx from a direct caller: every read is streamed, and
     `manage.py check` says so (a warning: seqr still works, only slower)."""
-    config = json.loads(standin_factory("accel").env["SEQR_S3_TEST_CONFIG"])
-    config.pop("ACCEL_SECRET_FILE")
-    env = {**standin_factory("accel").env, "SEQR_S3_TEST_CONFIG": json.dumps(config)}
-    result = _check(env, STANDIN_DIR)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "(seqr_s3.W001) seqr_s3 is in accel mode without ACCEL_SECRET_FILE" in result.stderr
-    with_secret = _check(standin_factory("accel").env, STANDIN_DIR)
-    assert with_secret.returncode == 0
-    assert "W001" not in with_secret.stderr
+    seqr_in_process.use("accel")
+    assert "(seqr_s3.W001) seqr_s3 is in accel mode without ACCEL_SECRET_FILE" in _check_in_process()
+    seqr_in_process.use("accel", ACCEL_SECRET_FILE=str(write_accel_secret(tmp_path / "accel_secret")))
+    with_secret = _check_in_process()
+    assert "W001" not in with_secret
+    assert "System check identified no issues" in with_secret
 
 
 def test_the_operator_command(standin_factory, s3_bucket) -> None:

@@ -1,57 +1,76 @@
 """What seqr_s3 remembers between requests to save work per IGV range (measured in bench/: presigning and
 the registration query were a fifth of an accel request's worker time), and where that memory stops.
 
-Runs inside the real stand-in (its own SQLite copy, since rows are deleted) against the session's SeaweedFS.
+Runs in the stand-in's Django inside the test process (seqr_in_process: its rows are deleted in a transaction
+rolled back afterwards) against the session's SeaweedFS. The clocks of both memories are moved forward by
+replacing their ``clock``; presigning is real botocore, watched by wrapping ``s3._sign`` (it still signs).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from fixtures.standin import prepare_database, standin_env, write_aws_files
-from s3_track_support import run_shell_probe, seqr_s3_config
+from seqr_s3 import access, config, paths, s3
 
 PROJECT_1 = "R0001_project_1"
 
 
-def _probe(tmp_path: Path, s3_server, standin_data, probe_input: dict) -> dict:
-    aws_files = write_aws_files(
-        tmp_path / "aws", s3_server.reader.access_key, s3_server.reader.secret_key, s3_server.region
-    )
-    config = seqr_s3_config("accel", s3_server)
-    env = standin_env(tmp_path / "db.sqlite3", "standin_settings_s3", config, aws_files)
-    prepare_database(env, standin_data.seed, tmp_path)
-    return run_shell_probe(env, "reuse_probe", probe_input)
-
-
-def test_presigned_urls_reused_within_a_third_of_their_life_and_registrations_for_seconds(
-    tmp_path, s3_server, standin_data, s3_bucket
-) -> None:
+def test_presigned_urls_reused_within_a_third_of_their_life(seqr_in_process, s3_bucket, monkeypatch) -> None:
+    seqr_in_process.use("accel")
+    settings = config.load_settings()
     bam = s3_bucket["bam"]
-    result = _probe(
-        tmp_path,
-        s3_server,
-        standin_data,
-        {"project": PROJECT_1, "bam": bam.s3_path, "other_project_bam": s3_bucket["project2_bam"].s3_path},
-    )
-    # Presigning: the second GET reuses the first URL; HEAD is signed for HEAD (SigV4 signs the method).
-    assert result["get_reused"] is True
-    assert result["signed_before_window_ends"] == ["GET", "HEAD"]
-    assert result["signed_after_window"] == ["GET", "HEAD", "GET"]
-    assert result["signed_after_forget"] == ["GET", "HEAD", "GET", "GET"]
+    path = paths.parse_s3_path(bam.s3_path)
+    signed: list[str] = []
+    real_sign = s3._sign
+
+    def watched_sign(settings_: Any, path_: Any, method: str, overrides: Any) -> tuple[str, str]:
+        signed.append(method)
+        return real_sign(settings_, path_, method, overrides)
+
+    monkeypatch.setattr(s3, "_sign", watched_sign)
+    first_get = s3.presign(settings, path)
+    # The second GET reuses the first URL; HEAD is signed for HEAD (SigV4 signs the method).
+    assert s3.presign(settings, path) == first_get
+    head = s3.presign(settings, path, method="HEAD")
+    assert signed == ["GET", "HEAD"]
+    real_clock = s3._presigned_urls.clock
+    window = settings.presign_expiry * s3.PRESIGN_REUSE_FRACTION
+    monkeypatch.setattr(s3._presigned_urls, "clock", lambda: real_clock() + window + 1)
+    s3.presign(settings, path)
+    assert signed == ["GET", "HEAD", "GET"]
+    s3.forget_clients()
+    monkeypatch.setattr(s3._presigned_urls, "clock", real_clock)
+    s3.presign(settings, path)
+    assert signed == ["GET", "HEAD", "GET", "GET"]
     # A reused URL is a real, full-lifetime SigV4 URL that S3 accepts for exactly that object.
-    query = parse_qs(urlsplit(result["get_url"]).query)
-    assert query["X-Amz-Expires"] == ["300"]
-    answer = requests.get(result["get_url"], headers={"Range": "bytes=0-99"}, timeout=30)
+    assert parse_qs(urlsplit(first_get[0]).query)["X-Amz-Expires"] == ["300"]
+    answer = requests.get(first_get[0], headers={"Range": "bytes=0-99"}, timeout=30)
     assert answer.status_code == 206
     assert answer.content == bam.read_local()[:100]
-    assert requests.head(result["head_url"], timeout=30).status_code == 200
-    # Registrations: trusted for REGISTERED_TTL_SECONDS after the query found them, then asked again.
-    assert result["registered"] is True
-    assert result["remembered_after_removal"] is True
-    assert result["after_ttl"] is False
+    assert requests.head(head[0], timeout=30).status_code == 200
+
+
+def test_registrations_trusted_for_seconds_and_refusals_never_remembered(
+    seqr_in_process, s3_bucket, monkeypatch
+) -> None:
+    from seqr.models import IgvSample, Individual
+
+    seqr_in_process.use("accel")
+    bam, other_bam = s3_bucket["bam"].s3_path, s3_bucket["project2_bam"].s3_path
+    # Trusted for REGISTERED_TTL_SECONDS after the query found them, then asked again.
+    assert access.is_registered_to_project(PROJECT_1, bam) is True
+    IgvSample.objects.filter(file_path=bam).delete()
+    assert access.is_registered_to_project(PROJECT_1, bam) is True
+    real_clock = access._registrations.clock
+    monkeypatch.setattr(
+        access._registrations, "clock", lambda: real_clock() + access.REGISTERED_TTL_SECONDS + 1
+    )
+    assert access.is_registered_to_project(PROJECT_1, bam) is False
+    monkeypatch.setattr(access._registrations, "clock", real_clock)
     # A refusal is not remembered: a path registered right after is served at once.
-    assert result["other_project"] is False
-    assert result["registered_right_after_refusal"] is True
+    assert access.is_registered_to_project(PROJECT_1, other_bam) is False
+    # Register the other project's file to this project (the removed sample's individual has a free slot).
+    IgvSample.objects.filter(file_path=other_bam).update(individual=Individual.objects.get(guid="I_bam"))
+    assert access.is_registered_to_project(PROJECT_1, other_bam) is True
