@@ -4,11 +4,13 @@ under gunicorn: these are the behaviours seqr_s3 must keep for non-s3 paths and 
 from __future__ import annotations
 
 import gzip
+import html
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
@@ -90,6 +92,78 @@ def test_login_without_csrf_token_is_refused(upstream: StandinServer, standin_da
         upstream.base_url + "/api/login", json={"email": user.email, "password": user.password}, timeout=10
     )
     assert answer.status_code == 403
+
+
+IGV_PAGE = "/project/R0001_project_1/igv_reads?individual=I_bam&locus=chr1:1000-1400"
+
+
+def login_form(session: requests.Session, url: str) -> dict[str, str]:
+    """The hidden fields of the login page's form (Django's CSRF token, ``next``), as a browser sends them."""
+    page = session.get(url, timeout=10)
+    assert page.status_code == 200
+    fields = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page.text)
+    return {name: html.unescape(value) for name, value in fields}
+
+
+def post_login(server: StandinServer, session: requests.Session, fields: dict[str, str]) -> requests.Response:
+    """Submit the login form the way a browser does (form encoding, the page's Origin), not following."""
+    return session.post(
+        server.base_url + "/login",
+        data=fields,
+        headers={"Origin": server.base_url},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+
+def test_igv_page_sends_an_anonymous_visitor_to_the_login_page(upstream: StandinServer) -> None:
+    """As upstream's pages: not the API's 401 JSON but the login page, told where to come back to."""
+    answer = requests.get(upstream.base_url + IGV_PAGE, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302
+    location = urlsplit(answer.headers["Location"])
+    assert location.path == "/login"
+    assert parse_qs(location.query)["next"] == [IGV_PAGE]
+
+
+def test_login_page_form_logs_in_and_goes_on_to_the_page(upstream: StandinServer, standin_data) -> None:
+    user = standin_data.users["collaborator"]
+    session = requests.Session()
+    fields = login_form(session, upstream.base_url + "/login?next=" + quote(IGV_PAGE, safe=""))
+    assert fields["next"] == IGV_PAGE
+    assert fields["csrfmiddlewaretoken"]
+    answer = post_login(upstream, session, {**fields, "email": user.email.upper(), "password": user.password})
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == IGV_PAGE
+    page = session.get(upstream.base_url + IGV_PAGE, allow_redirects=False, timeout=10)
+    assert page.status_code == 200
+    assert 'id="igv-reads-config"' in page.text
+
+
+def test_login_page_refuses_a_wrong_password_and_a_missing_csrf_token(
+    upstream: StandinServer, standin_data
+) -> None:
+    user = standin_data.users["collaborator"]
+    session = requests.Session()
+    fields = login_form(session, upstream.base_url + "/login")
+    wrong = post_login(upstream, session, {**fields, "email": user.email, "password": "not-the-password"})
+    assert wrong.status_code == 401
+    assert "Invalid credentials" in wrong.text
+    no_token = {"next": "/", "email": user.email, "password": user.password}
+    assert post_login(upstream, session, no_token).status_code == 403
+    assert "sessionid" not in session.cookies
+    assert session.get(upstream.base_url + IGV_PAGE, allow_redirects=False, timeout=10).status_code == 302
+
+
+@pytest.mark.parametrize("target", ["https://elsewhere.example/", "//elsewhere.example/x", "project/x"])
+def test_login_page_goes_only_to_paths_of_this_site(upstream: StandinServer, standin_data, target) -> None:
+    user = standin_data.users["collaborator"]
+    session = requests.Session()
+    fields = login_form(session, upstream.base_url + "/login")
+    answer = post_login(
+        upstream, session, {**fields, "next": target, "email": user.email, "password": user.password}
+    )
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "/"
 
 
 def test_local_range_has_seqrs_content_range_without_total(upstream, collaborator, reads) -> None:

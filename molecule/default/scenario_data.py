@@ -6,6 +6,7 @@ state folder under Molecule's ephemeral directory, never in the repository.
 
     scenario_data.py make STATE_DIR            fixtures (pysam), manifest.json, seed.json, seqr login
     scenario_data.py stage-standin STATE_DIR   clean archive of tests/seqr_standin (no DB, key or caches)
+    scenario_data.py igv STATE_DIR             igv.js at seqr's pin from npm, for the checkout's static files
     scenario_data.py upload STATE_DIR ENDPOINT buckets + objects on the S3 store (keys from STATE_DIR)
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT_DIR / "tests"))
+sys.path.insert(0, str(PROJECT_DIR / "tests" / "igv"))  # igv_css_support: how the browser tests get igv.js
 
 BUCKET = "seqr-reads"  # the allow-listed bucket (molecule.yml: seqr_s3_allowed_prefixes)
 OTHER_BUCKET = "seqr-private"  # readable with the same keys, but outside the allow-list
@@ -32,6 +34,13 @@ OTHER_USER = "other_analyst"
 UNICODE_KEY = "reads/with space/sämple ünïcode Ωmega.bam"
 # Registered to PROJECT but never uploaded: the object seqr_s3_audit must report missing.
 MISSING_KEY = "reads/audit/never-uploaded.bam"
+# igv.js as seqr pins it (and the role's default seqr_s3_igv_version): prepare puts its build into the
+# checkout's static files, where seqr's UI build leaves it.
+SEQR_IGV_VERSION = "2.10.5"
+# The stand-in's IGV page as the demo prints it and verify opens it: the BAM (I0001) and the CRAM with its own
+# .crai (I0003) of PROJECT, at a locus both cover with many reads.
+IGV_PAGE_INDIVIDUALS = ("I0001", "I0003")
+IGV_LOCUS = "chr1:1000-1400"
 
 
 def _object(key: str, local: Path, bucket: str = BUCKET) -> dict[str, Any]:
@@ -157,6 +166,28 @@ def stage_standin(state_dir: Path) -> None:
     print(f"staged the stand-in in {target}.tar.gz")
 
 
+def igv_build(state_dir: Path) -> Path:
+    """Where `igv` leaves seqr's pin of igv.js on the controller: the ES module build seqr's UI imports."""
+    from igv_css_support import IGV_ESM_BUILD
+
+    return state_dir / "igv" / "node_modules" / "igv" / IGV_ESM_BUILD
+
+
+def install_seqr_igv(state_dir: Path) -> None:
+    """npm-install igv@SEQR_IGV_VERSION under STATE_DIR/igv (once; npm answers from its cache when it can)."""
+    from igv_css_support import install_igv
+
+    if igv_build(state_dir).is_file():
+        print(f"igv {SEQR_IGV_VERSION} already present")
+        return
+    work = state_dir / "igv"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir()
+    install_igv(SEQR_IGV_VERSION, work)
+    print(f"installed igv {SEQR_IGV_VERSION}")
+
+
 def container_address(name: str) -> str:
     """A scenario container's address on podman's network (the controller reaches it directly)."""
     result = subprocess.run(
@@ -214,6 +245,8 @@ def main(argv: list[str]) -> int:
         make(Path(argv[1]))
     elif len(argv) == 2 and argv[0] == "stage-standin":
         stage_standin(Path(argv[1]))
+    elif len(argv) == 2 and argv[0] == "igv":
+        install_seqr_igv(Path(argv[1]))
     elif len(argv) == 3 and argv[0] == "upload":
         upload(Path(argv[1]), argv[2])
     else:

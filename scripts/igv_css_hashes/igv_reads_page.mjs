@@ -7,11 +7,14 @@
 // ranges through seqr's IGV API, follows redirects under CORS, and styles itself under seqr's CSP; no HTTP
 // client in a test can stand in for that.
 //
-// Input (stdin, JSON, so the session cookie never shows on a command line):
+// Input (stdin, JSON, so the session cookie and the password never show on a command line):
 //   {"url": "...", "cookies": [{"name", "value"}], "screenshot": "path.png" | null,
+//    "login": {"email", "password"} (optional: the url sends an anonymous visitor to the login page, whose
+//    form the driver fills and submits, as a person would, and the site brings it back to the url),
 //    "chromium": "/usr/bin/chromium" (optional), "timeoutMs": 90000 (optional)}
-// Output (stdout, JSON): {ok, error, igvVersion, tracks: [{name, format, alignments}], responses: [...],
-//   violations: [...], pageErrors: [...], offOriginRequests: [...]}.
+// Output (stdout, JSON): {ok, error, url (where the page ended), pageStatus, login: {url, status} | null,
+//   igvVersion, tracks: [{name, format, alignments}], responses: [...], violations: [...] (the login page's
+//   too), pageErrors: [...], offOriginRequests: [...]}.
 // Exit status: 0 the page was examined (whatever it showed), 1 the browser could not be run, 2 bad input.
 
 import { DEFAULT_CHROMIUM, InputError, checkedCookies, launchChromium, readJsonObject } from './chromium.mjs';
@@ -28,8 +31,13 @@ function readRequest() {
   } catch {
     throw new InputError(`"url" is not an absolute URL: ${JSON.stringify(request.url)}`);
   }
+  const login = request.login ?? null;
+  if (login !== null && !(typeof login?.email === 'string' && typeof login?.password === 'string')) {
+    throw new InputError('"login" must be {"email": string, "password": string}');
+  }
   return {
     pageUrl,
+    login,
     cookies: checkedCookies(request),
     screenshot: request.screenshot ?? null,
     chromium: request.chromium ?? DEFAULT_CHROMIUM,
@@ -129,10 +137,30 @@ async function examine(browser, request) {
     });
     // Init scripts come from the browser, not the page, so the page's CSP does not apply to them.
     await page.addInitScript({ content: `(${recordViolations})();\nwindow.__seqrIgvState = ${igvState};` });
-    const answer = await page.goto(request.pageUrl.href, { waitUntil: 'load', timeout: request.timeoutMs });
+    let answer = await page.goto(request.pageUrl.href, { waitUntil: 'load', timeout: request.timeoutMs });
     let state = null;
     let error = null;
+    let login = null;
+    const loginViolations = [];
+    if (request.login) {
+      login = { url: page.url(), status: answer ? answer.status() : null };
+      const form = page.locator('form#login');
+      if ((await form.count()) !== 1) {
+        error = `the page sent no login form: ${page.url()}`;
+      } else {
+        await form.locator('input[name="email"]').fill(request.login.email);
+        await form.locator('input[name="password"]').fill(request.login.password);
+        loginViolations.push(...(await page.evaluate(() => window.__cspViolations)));
+        const navigation = page.waitForNavigation({ waitUntil: 'load', timeout: request.timeoutMs });
+        await form.locator('button[type="submit"]').click();
+        answer = await navigation;
+        if (page.url() !== request.pageUrl.href) {
+          error = `the login did not lead back to the page: ${page.url()} answered ${answer ? answer.status() : null}`;
+        }
+      }
+    }
     try {
+      if (error) throw new Error(error); // the login failed: nothing to wait for, the error stands
       // Done when igv failed, or every alignment track finished loading its first view.
       const handle = await page.waitForFunction(
         () => {
@@ -147,19 +175,21 @@ async function examine(browser, request) {
       );
       state = await handle.jsonValue();
     } catch (waitError) {
-      // Not loaded in time: report what igv holds now, so the test can say which track stayed empty.
-      error = `igv did not show reads for every track: ${waitError.message.split('\n')[0]}`;
+      // Not loaded in time (or the login failed): report what igv holds now, so the test can say which track stayed empty.
+      error ??= `igv did not show reads for every track: ${waitError.message.split('\n')[0]}`;
       state = await page.evaluate(() => window.__seqrIgvState()).catch(() => null);
     }
     // One animation frame, so violation reports queued by the last render are delivered before reading.
     await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve())));
-    const violations = await page.evaluate(() => window.__cspViolations);
+    const violations = [...loginViolations, ...(await page.evaluate(() => window.__cspViolations))];
     const responses = await Promise.all(recorded);
     if (request.screenshot) await page.screenshot({ path: request.screenshot });
     return {
       ok: error === null && state !== null && !state.error,
       error: error ?? state?.error ?? null,
+      url: page.url(),
       pageStatus: answer ? answer.status() : null,
+      login,
       igvVersion: state?.igvVersion ?? null,
       tracks: state?.tracks ?? [],
       responses,

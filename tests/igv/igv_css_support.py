@@ -94,13 +94,19 @@ def igv_reads_page_url(origin: str, project: str, individuals: tuple[str, ...], 
     return f"{origin}/project/{project}/igv_reads?{query}"
 
 
-def open_igv_reads_page(url: str, cookies: dict[str, str], screenshot: Path | None) -> dict[str, Any]:
+def open_igv_reads_page(
+    url: str, cookies: dict[str, str], screenshot: Path | None, login: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """Open the stand-in's IGV page in headless Chromium (scripts/igv_css_hashes/igv_reads_page.mjs).
 
-    Returns the driver's JSON report: page status, igv.js version and per-track reads, every response igv.js
-    got, off-origin requests and the CSP violations the browser reported.
+    With ``login`` (email, password) and no session cookie the browser meets the login page first and fills
+    its form, as a person would. Returns the driver's JSON report: where the page ended and its status, igv.js
+    version and per-track reads, every response igv.js got, off-origin requests and the CSP violations the
+    browser reported (the login page's too).
     """
-    request = {"url": url, "screenshot": str(screenshot) if screenshot else None}
+    request: dict[str, Any] = {"url": url, "screenshot": str(screenshot) if screenshot else None}
+    if login is not None:
+        request["login"] = {"email": login[0], "password": login[1]}
     return run_browser_driver(READS_DRIVER, request, cookies)
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 from fixtures.nginx import NginxServer, load_role_renderer, start_nginx
@@ -211,11 +211,17 @@ def igv_site(
         aws_files = write_aws_files(
             tmp_path / "aws", s3.reader.access_key, s3.reader.secret_key, s3.region, profile=profile
         )
+        # The role's nginx passes Host without the port, so Django's CSRF check of a browser's login form
+        # (Origin carries the port) needs the site's origin trusted: seqr's BASE_URL (CSRF_TRUSTED_ORIGINS).
+        port = free_loopback_ports(1)[0]
         env = standin_env(
             db_path=tmp_path / "db.sqlite3",
             settings_module=ROLE_SETTINGS_MODULE,
             aws_files=aws_files,
-            extra={"PYTHONPATH": ":".join([str(settings_folder), str(STANDIN_DIR), str(TESTS_DIR)])},
+            extra={
+                "PYTHONPATH": ":".join([str(settings_folder), str(STANDIN_DIR), str(TESTS_DIR)]),
+                "BASE_URL": f"http://127.0.0.1:{port}",
+            },
         )
         prepare_database(env, standin_data.seed, tmp_path)
         standin = start_standin(tmp_path / "gunicorn", env)
@@ -239,7 +245,7 @@ def igv_site(
             nginx = start_nginx(
                 tmp_path / "nginx",
                 standin.bind,
-                free_loopback_ports(1)[0],
+                port,
                 {
                     **role_vars,
                     **authorize,
@@ -335,6 +341,29 @@ def test_igv_shows_reads_with_authorize_once(
     # The reads came through nginx's grants: it kept some (in its own folder, named by the rendered site).
     grants = Path(site.nginx.site_text.split("proxy_cache_path ", 1)[1].split()[0])
     assert any(path.is_file() for path in grants.rglob("*")), "nginx kept no grant"
+
+
+def test_a_visitor_logs_in_on_the_login_page_and_igv_shows_reads(
+    igv_site: Callable[..., IgvSite], standin_data: Any, s3_bucket: Any
+) -> None:
+    """No session: the IGV page sends the browser to the login page, whose form (with its CSRF token) logs the
+    collaborator in and comes back to the page, where igv.js (seqr's pin) shows both tracks; neither page
+    reports a CSP violation. What a person does after `make demo` (molecule/default/tests/test_55_demo.py)."""
+    site = igv_site("accel", VERSIONS[0])
+    url = igv_reads_page_url(site.origin, PROJECT, PAGE_INDIVIDUALS, LOCUS)
+    user = standin_data.users["collaborator"]
+    report = open_igv_reads_page(url, {}, None, login=(user.email, user.password))
+    assert report["login"]["status"] == 200
+    assert urlsplit(report["login"]["url"]).path == "/login"
+    assert report["url"] == url
+    assert_reads_shown_through_seqr(
+        report,
+        mode="accel",
+        igv_version=VERSIONS[0],
+        site_origin=site.origin,
+        bucket_origin=s3_bucket.server.endpoint_url,
+        track_paths=expected_track_paths(s3_bucket),
+    )
 
 
 @pytest.mark.parametrize("igv_version", VERSIONS)

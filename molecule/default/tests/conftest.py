@@ -35,6 +35,11 @@ EXPECTED_CHECK_WARNINGS = frozenset(
     name for name in os.environ.get("SEQR_S3_EXPECTED_CHECK_WARNINGS", "").split(",") if name
 )
 REQUEST_TIMEOUT = 120  # seconds; generous, the 256 MiB object is read whole in some tests
+# real_seqr runs these tests too; upstream seqr without its UI build has no page that embeds igv.js.
+NO_IGV_PAGE = os.environ.get("SEQR_S3_NO_IGV_PAGE", "")
+needs_igv_page = pytest.mark.skipif(bool(NO_IGV_PAGE), reason=NO_IGV_PAGE)
+# What encodeURIComponent leaves unescaped besides letters and digits.
+URI_SAFE = "-_.!~*'()"
 
 
 def _env(name: str) -> str:
@@ -75,6 +80,22 @@ class Scenario:
         with open(self.objects[name]["file"], "rb") as f:
             f.seek(first)
             return f.read(last - first + 1)
+
+
+def igv_track_paths(scenario: Scenario) -> dict[str, str]:
+    """The URL paths igv.js on the IGV page must ask seqr for: BAM index as ``<url>.bai``, CRAM index from its
+    IgvSample (tests/igv/igv_css_support.py's assert_reads_shown_through_seqr takes them)."""
+    project = scenario.manifest["project"]
+
+    def path(name: str) -> str:
+        return f"/api/project/{project}/igv_track/{quote(scenario.objects[name]['uri'], safe=URI_SAFE)}"
+
+    return {
+        "bam": path("bam"),
+        "bam index": path("bam") + ".bai",
+        "cram": path("cram"),
+        "cram index": path("crai"),
+    }
 
 
 @pytest.fixture(scope="session")

@@ -2,27 +2,26 @@
 
 This is how a seqr user meets the feature. The controller's Chromium opens the stand-in's IGV page on the
 seqr container (logged in like seqr's UI), under the Content-Security-Policy the role wrote into settings.py;
-igv.js (the npm build seqr's UI imports, put in the site's static files as collectstatic would) fetches the
-BAM and CRAM tracks and their indexes through seqr's IGV API, which serves them from Ceph via nginx. The test
-asserts on igv.js's own state (reads loaded per track), on the answers it got, and on the CSP violations the
-browser reported; with one style hash left out of the policy a violation must be reported, so the
-zero-violation check can fail. Every version in the role's table is covered by tests/igv on the loopback
-site; here seqr's pin runs in each mode and the table's newest release runs once with its own hashes.
+igv.js (the npm build seqr's UI imports, which prepare put into the checkout's static files as collectstatic
+would) fetches the BAM and CRAM tracks and their indexes through seqr's IGV API, which serves them from Ceph
+via nginx. The test asserts on igv.js's own state (reads loaded per track), on the answers it got, and on the
+CSP violations the browser reported; with one style hash left out of the policy a violation must be reported,
+so the zero-violation check can fail. Every version in the role's table is covered by tests/igv on the
+loopback site; here seqr's pin runs in each mode and the table's newest release runs once with its own hashes.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import boto3
 import pytest
 import testinfra
-from conftest import SEQR_CONTAINER, Scenario, ensure_role, login
+from conftest import SEQR_CONTAINER, Scenario, ensure_role, igv_track_paths, login, needs_igv_page
+from scenario_data import IGV_LOCUS, IGV_PAGE_INDIVIDUALS, SEQR_IGV_VERSION, igv_build
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "igv"))
@@ -36,49 +35,42 @@ from igv_css_support import (  # noqa: E402  (shared with the loopback browser t
     version_key,
 )
 
-# real_seqr runs these tests too; upstream seqr without its UI build has no page that embeds igv.js.
-NO_IGV_PAGE = os.environ.get("SEQR_S3_NO_IGV_PAGE", "")
-pytestmark = pytest.mark.skipif(bool(NO_IGV_PAGE), reason=NO_IGV_PAGE)
+pytestmark = needs_igv_page
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-# Where collectstatic output lives on the host (the role's seqr_s3_nginx_static_root default, /seqr/static/).
-STATIC_IGV_DIR = "/seqr/static/igv/dist"
-# The BAM and the CRAM (with its own .crai) of the project (scenario_data.py seeds these individuals).
-PAGE_INDIVIDUALS = ("I0001", "I0003")
-LOCUS = "chr1:1000-1400"  # covered by many reads on both tracks
+# Where prepare put seqr's igv.js, as collectstatic would (under the role's seqr_s3_nginx_static_root).
+STATIC_IGV_BUILD = f"/seqr/static/igv/dist/{IGV_ESM_BUILD.name}"
 # proxy first: the fault tests before this file leave the host in proxy mode (one role run fewer).
 MODES = ["proxy", "redirect", "accel"]
 TABLE = load_hash_table()
-SEQR_IGV_VERSION = "2.10.5"  # seqr's pin and the role's default: what converge applied
 NEWEST_IGV_VERSION = max(TABLE, key=version_key)
-# What encodeURIComponent leaves unescaped besides letters and digits.
-URI_SAFE = "-_.!~*'()"
 
 
 @pytest.fixture(scope="module")
 def serve_igv(
-    tmp_path_factory: pytest.TempPathFactory, seqr_host: testinfra.host.Host
+    tmp_path_factory: pytest.TempPathFactory, scenario: Scenario, seqr_host: testinfra.host.Host
 ) -> Iterator[Callable[[str], None]]:
-    """``serve(version)`` puts igv@version's ES module build where the page imports it from; a build this
-    fixture put there is deleted afterwards (the removal check wants the checkout as it was)."""
-    installed: dict[str, Path] = {}
-    target = f"{STATIC_IGV_DIR}/{IGV_ESM_BUILD.name}"
-    was_there = seqr_host.file(target).exists
+    """``serve(version)`` makes the page import igv@version: prepare put seqr's pin there as part of the host;
+    another version replaces it until the module ends, then prepare's build goes back (the demo test after
+    this file, and the removal's checks, see the host as prepared)."""
+    builds = {SEQR_IGV_VERSION: igv_build(scenario.state_dir)}
+    served = [SEQR_IGV_VERSION]
 
     def serve(version: str) -> None:
-        if version not in installed:
-            installed[version] = install_igv(version, tmp_path_factory.mktemp(f"igv-{version}"))
-        assert seqr_host.run(f"install -d -o root -g root -m 0755 {STATIC_IGV_DIR}").rc == 0
+        if version == served[0]:
+            return
+        if version not in builds:
+            builds[version] = install_igv(version, tmp_path_factory.mktemp(f"igv-{version}")) / IGV_ESM_BUILD
         subprocess.run(
-            ["podman", "cp", str(installed[version] / IGV_ESM_BUILD), f"{SEQR_CONTAINER}:{target}"],
+            ["podman", "cp", str(builds[version]), f"{SEQR_CONTAINER}:{STATIC_IGV_BUILD}"],
             check=True,
             capture_output=True,
         )
-        assert seqr_host.run(f"chown root:root {target} && chmod 0644 {target}").rc == 0
+        assert seqr_host.run(f"chown root:root {STATIC_IGV_BUILD} && chmod 0644 {STATIC_IGV_BUILD}").rc == 0
+        served[0] = version
 
     yield serve
-    if not was_there:
-        assert seqr_host.run(f"rm -f {target}").rc == 0
+    serve(SEQR_IGV_VERSION)
 
 
 @pytest.fixture(scope="module")
@@ -107,26 +99,11 @@ def bucket_allows_the_site(scenario: Scenario) -> None:
     )
 
 
-def track_paths(scenario: Scenario) -> dict[str, str]:
-    """The URL paths igv.js must ask seqr for: BAM index as ``<url>.bai``, CRAM index from its IgvSample."""
-    project = scenario.manifest["project"]
-
-    def path(name: str) -> str:
-        return f"/api/project/{project}/igv_track/{quote(scenario.objects[name]['uri'], safe=URI_SAFE)}"
-
-    return {
-        "bam": path("bam"),
-        "bam index": path("bam") + ".bai",
-        "cram": path("cram"),
-        "cram index": path("crai"),
-    }
-
-
 def open_page(scenario: Scenario, screenshot: Path | None) -> dict:
     """The IGV page of the project's BAM and CRAM, opened by the project's collaborator."""
     session = login(scenario, scenario.manifest["user_email"])
     cookies = {cookie.name: cookie.value for cookie in session.cookies}
-    url = igv_reads_page_url(scenario.seqr_url, scenario.manifest["project"], PAGE_INDIVIDUALS, LOCUS)
+    url = igv_reads_page_url(scenario.seqr_url, scenario.manifest["project"], IGV_PAGE_INDIVIDUALS, IGV_LOCUS)
     return open_igv_reads_page(url, cookies, screenshot)
 
 
@@ -146,7 +123,7 @@ def test_igv_shows_reads_from_ceph_in_each_mode(
         igv_version=SEQR_IGV_VERSION,
         site_origin=scenario.seqr_url,
         bucket_origin=scenario.s3_endpoint,
-        track_paths=track_paths(scenario),
+        track_paths=igv_track_paths(scenario),
     )
     assert screenshot.stat().st_size > 0
 
@@ -164,7 +141,7 @@ def test_newest_igv_in_the_table_shows_reads_under_its_hashes(
         igv_version=NEWEST_IGV_VERSION,
         site_origin=scenario.seqr_url,
         bucket_origin=scenario.s3_endpoint,
-        track_paths=track_paths(scenario),
+        track_paths=igv_track_paths(scenario),
     )
 
 

@@ -8,6 +8,7 @@ from django.urls import path, re_path
 from seqr.views.apis.auth_api import login_required_error, login_view, logout_view
 from seqr.views.apis.igv_api import fetch_igv_track, update_individual_igv_sample
 from seqr.views.igv_page import igv_reads_page
+from seqr.views.login_page import login_page
 from seqr.views.react_app import main_app
 
 api_endpoints = {
@@ -17,6 +18,8 @@ api_endpoints = {
 }
 
 urlpatterns = [re_path(r"^$", main_app)]
+# Not upstream's React page, the same route: the form a browser logs in with (views/login_page.py).
+urlpatterns += [path("login", login_page)]
 # The one page with igv.js (not an upstream route): a project's alignment tracks read through the IGV API.
 urlpatterns += [re_path(r"^project/(?P<project_guid>[^/]+)/igv_reads$", igv_reads_page)]
 urlpatterns += [re_path(rf"^api/{endpoint}$", view) for endpoint, view in api_endpoints.items()]

@@ -16,7 +16,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from seqr.models import IgvSample
-from seqr.views.utils.permissions_utils import get_project_and_check_permissions, login_and_policies_required
+from seqr.views.apis.auth_api import LOGIN_URL
+from seqr.views.utils.permissions_utils import get_project_and_check_permissions, login_active_required
 
 # Served by the site's static files (collectstatic on seqr; nginx's /static/ alias in front of the stand-in).
 IGV_MODULE_PATH = "igv/dist/igv.esm.min.js"
@@ -46,9 +47,12 @@ def _alignment_track(sample: IgvSample, project_guid: str) -> dict[str, Any]:
     }
 
 
-@login_and_policies_required
+@login_active_required(login_url=LOGIN_URL)
 def igv_reads_page(request: HttpRequest, project_guid: str) -> HttpResponse:
-    """The project's alignment tracks (optionally only the ``individual`` GUIDs given) in igv.js."""
+    """The project's alignment tracks (optionally only the ``individual`` GUIDs given) in igv.js.
+
+    Like upstream's pages, an anonymous visitor is sent to the login page, which comes back here after.
+    """
     project = get_project_and_check_permissions(project_guid, request.user)
     samples = IgvSample.objects.filter(
         individual__family__project=project, sample_type="alignment"

@@ -18,29 +18,29 @@ logger = logging.getLogger(__name__)
 LOGIN_URL = "/login"
 
 
-def login_view(request: HttpRequest) -> HttpResponse:
-    """Log in by email (matched case-insensitively, as seqr) and password; answers 400/401 JSON on failure."""
-    request_json = json.loads(request.body)
-    if not request_json.get("email"):
-        error = "Email is required"
-        return create_json_response({"error": error}, status=400, reason=error)
-    if not request_json.get("password"):
-        error = "Password is required"
-        return create_json_response({"error": error}, status=400, reason=error)
-
+def user_for_credentials(email: str, password: str) -> tuple[User | None, str, int]:
+    """The active user with this email (matched case-insensitively, as seqr) and password, or None with the
+    error and status seqr answers: 400 for a missing field, 401 for anything else."""
+    if not email:
+        return None, "Email is required", 400
+    if not password:
+        return None, "Password is required", 400
     # Compare lower-cased emails rather than iexact, which mis-matches some unicode (upstream's reasoning).
-    users = User.objects.annotate(email_lower=Lower("email")).filter(
-        email_lower=request_json["email"].lower()
-    )
+    users = User.objects.annotate(email_lower=Lower("email")).filter(email_lower=email.lower())
     if users.count() != 1:
-        error = "Invalid credentials"
-        return create_json_response({"error": error}, status=401, reason=error)
-
-    user = authenticate(username=users.first().username, password=request_json["password"])
+        return None, "Invalid credentials", 401
+    user = authenticate(username=users.first().username, password=password)
     if not user:
-        error = "Invalid credentials"
-        return create_json_response({"error": error}, status=401, reason=error)
+        return None, "Invalid credentials", 401
+    return user, "", 200
 
+
+def login_view(request: HttpRequest) -> HttpResponse:
+    """Log in by email and password; answers 400/401 JSON on failure."""
+    request_json = json.loads(request.body)
+    user, error, status = user_for_credentials(request_json.get("email"), request_json.get("password"))
+    if not user:
+        return create_json_response({"error": error}, status=status, reason=error)
     login(request, user)
     logger.info("Logged in %s", user.email)
     return create_json_response({"success": True})

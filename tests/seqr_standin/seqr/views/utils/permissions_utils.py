@@ -27,6 +27,15 @@ def login_and_policies_required(view_func: Callable, login_url: str = API_LOGIN_
     return login_required(user_passes_test(_is_active, login_url=login_url)(view_func), login_url=login_url)
 
 
+def login_active_required(login_url: str) -> Callable[[Callable], Callable]:
+    """Upstream's decorator for its pages: an anonymous visitor is redirected to ``login_url?next=<page>``."""
+
+    def decorator(view_func: Callable) -> Callable:
+        return login_and_policies_required(view_func, login_url=login_url)
+
+    return decorator
+
+
 def user_is_data_manager(user: Any) -> bool:
     return user.is_staff
 
