@@ -86,13 +86,30 @@ def _resolve(variables: dict[str, Any], environment: jinja2.Environment) -> dict
 def role_variables(
     overrides: Optional[dict[str, Any]] = None, os_family: str = "Debian", role_dir: Path = ROLE_DIR
 ) -> dict[str, Any]:
-    """Defaults + vars/<os_family>.yml + the IGV hash table + overrides, fully resolved."""
+    """Defaults + vars/<os_family>.yml + the IGV hash table + overrides, fully resolved.
+
+    With authorize once on (accel) and no seqr_s3_nginx_session_cookie_name, the role reads seqr's
+    SESSION_COOKIE_NAME from settings.py (tasks/nginx.yml); a render has no seqr, so it is what the role
+    takes from a settings.py that sets none: Django's own name. A live nginx in front of a seqr
+    (tests/fixtures) passes the name that seqr's settings give instead."""
     variables: dict[str, Any] = {}
     variables.update(yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()))
     variables.update(yaml.safe_load((role_dir / "vars" / f"{os_family}.yml").read_text()))
     variables.update(yaml.safe_load((role_dir / "vars" / "igv_css_hashes.yml").read_text()))
     variables.update(overrides or {})
-    return _resolve(variables, jinja_environment(role_dir))
+    resolved = _resolve(variables, jinja_environment(role_dir))
+    if authorize_once(resolved) and not resolved["seqr_s3_nginx_session_cookie_name"]:
+        resolved.setdefault("__seqr_s3_session_cookie_name", DJANGO_SESSION_COOKIE_NAME)
+    return resolved
+
+
+# What the role takes when seqr's settings.py sets no SESSION_COOKIE_NAME (Django's global default).
+DJANGO_SESSION_COOKIE_NAME = "sessionid"
+
+
+def authorize_once(variables: dict[str, Any]) -> bool:
+    """Whether the site these (resolved) role variables render has authorize once on."""
+    return variables["seqr_s3_mode"] == "accel" and int(variables["seqr_s3_nginx_authorize_ttl"]) > 0
 
 
 def render_template(

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 import requests
-from fixtures.standin import accel_secret_of, login_session, manage
+from fixtures.nginx import worker_owned_folder
+from fixtures.standin import accel_secret_of, login_session, manage, session_cookie_name
 from s3_track_support import (
     RANGE_BATTERY,
     RangeCase,
@@ -28,7 +29,6 @@ from s3_track_support import (
     seqr_s3_config,
     start_private_standin,
     track_url,
-    worker_owned_folder,
 )
 from seqr_s3.access import REFUSAL_MESSAGE
 
@@ -62,13 +62,6 @@ class AuthorizeStack:
 
     def shell(self, code: str) -> None:
         manage(self.standin.env, "shell", "-c", code)
-
-
-def session_cookie_name(env: dict[str, str]) -> str:
-    """seqr's SESSION_COOKIE_NAME as its settings say (read, never assumed)."""
-    code = "from django.conf import settings; print('COOKIE', settings.SESSION_COOKIE_NAME)"
-    output = manage(env, "shell", "-c", code).stdout
-    return next(line.split()[1] for line in output.splitlines() if line.startswith("COOKIE "))
 
 
 @pytest.fixture(scope="module")
@@ -110,16 +103,6 @@ def _check(response: requests.Response, case: RangeCase, data: bytes) -> None:
     assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
     if response.status_code != 416:
         assert response.headers["Content-Type"] == "application/octet-stream"
-
-
-@pytest.mark.parametrize("case", RANGE_BATTERY, ids=lambda case: case.header)
-def test_range_battery_with_authorize_once(authorize: AuthorizeStack, s3_bucket, case: RangeCase) -> None:
-    """Every case of the battery, malformed and multi ranges included, as seqr answers it per request."""
-    session = authorize.login("collaborator")
-    bam = s3_bucket["bam"]
-    data = bam.read_local()
-    url = track_url(authorize.base_url, PROJECT_1, bam.s3_path)
-    _check(session.get(url, headers={"Range": case.header_for(len(data))}, timeout=60), case, data)
 
 
 @pytest.fixture(scope="module")
