@@ -80,6 +80,7 @@ def test_nginx_accepts_authorize_once(extra: dict, tmp_path: Path) -> None:
         ({"seqr_s3_nginx_authorize_ttl": 61}, "from 0 to 60"),
         ({"seqr_s3_nginx_authorize_ttl": 40, "seqr_s3_presign_expiry": 100}, "a third of seqr_s3_presign"),
         ({"seqr_s3_nginx_authorize_cache_path": "/var/cache/seqr_s3_nginx/g"}, "apart from the slice cache"),
+        ({"seqr_s3_nginx_slice_cache_path": "/run/seqr_s3_nginx_authorize/s"}, "apart from the slice cache"),
         ({"seqr_s3_nginx_session_cookie_name": "a b"}, "cookie name"),
     ],
 )
