@@ -156,7 +156,7 @@ def nginx_test(site_text: str, workdir: Optional[Path] = None) -> subprocess.Com
     prefix = Path(workdir or tempfile.mkdtemp(prefix="seqr_s3_nginx_"))
     prefix.mkdir(parents=True, exist_ok=True)
     site_file = prefix / "site.conf"
-    site_file.write_text(site_text)
+    site_file.write_text(_caches_in(prefix, site_text))
     main_file = prefix / "nginx.conf"
     main_file.write_text(nginx_main_config(prefix, site_file))
     return subprocess.run(
@@ -166,6 +166,19 @@ def nginx_test(site_text: str, workdir: Optional[Path] = None) -> subprocess.Com
         timeout=60,
         check=False,
     )
+
+
+def _caches_in(prefix: Path, site_text: str) -> str:
+    """The site with the role's default cache folders (the grants' under /run, the slice cache's under
+    /var/cache) moved into ``prefix``: `nginx -t` creates the folders a site names, and a check must not
+    create them on this machine. Folders a test names itself stay as they are."""
+    defaults = role_variables()
+    for name, folder in (
+        ("grants", defaults["seqr_s3_nginx_authorize_cache_path"].rstrip("/")),
+        ("slices", defaults["seqr_s3_nginx_slice_cache_path"].rstrip("/") + "/slices"),
+    ):
+        site_text = site_text.replace(f"proxy_cache_path {folder} ", f"proxy_cache_path {prefix / name} ")
+    return site_text
 
 
 def run_playbook(
