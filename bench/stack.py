@@ -34,8 +34,8 @@ from fixtures.standin import (  # noqa: E402
     STANDIN_DIR,
     StandinServer,
     login_session,
-    manage,
     prepare_database,
+    session_cookie_name,
     standin_env,
     start_standin,
     write_accel_secret,
@@ -265,6 +265,9 @@ def bench_stack(
             if mode == "accel":
                 # The role's keep-alive pool to one fixed S3 endpoint (what a host with one store sets).
                 role_vars["seqr_s3_nginx_s3_keepalive_servers"] = [urlsplit(s3.endpoint_url).netloc]
+                # "accel" (and its slice cache) is the per-request way, one seqr request per range; authorize
+                # once (the role's default) is the variant beside it.
+                role_vars["seqr_s3_nginx_authorize_ttl"] = 0
             role_vars.update(role_overrides or {})
             nginx_prefix = workdir / f"nginx_{mode}"
             nginx = start_nginx(
@@ -338,9 +341,7 @@ def _start_authorize_nginx(
     grants_dir = workdir / "authorize_cache"
     grants_dir.mkdir(mode=0o700)
     shutil.chown(grants_dir, NGINX_WORKER_USER, NGINX_WORKER_GROUP)
-    code = "from django.conf import settings; print('COOKIE', settings.SESSION_COOKIE_NAME)"
-    printed = manage(standin.env, "shell", "-c", code).stdout
-    cookie_name = next(line.split()[1] for line in printed.splitlines() if line.startswith("COOKIE "))
+    cookie_name = session_cookie_name(standin.env)
     prefix = workdir / "nginx_accel_authorize"
     return start_nginx(
         prefix,

@@ -26,8 +26,8 @@ from fixtures.standin import (
     STANDIN_DIR,
     TESTS_DIR,
     StandinServer,
-    manage,
     prepare_database,
+    session_cookie_name,
     standin_env,
     start_standin,
     write_accel_secret,
@@ -189,7 +189,7 @@ def igv_site(
     started: list[IgvSite] = []
 
     def start(
-        mode: str, igv_version: str, dropped_hash: str | None = None, authorize_ttl: int = 0
+        mode: str, igv_version: str, dropped_hash: str | None = None, authorize_ttl: int | None = None
     ) -> IgvSite:
         s3 = s3_bucket.server
         role_vars = {
@@ -229,18 +229,19 @@ def igv_site(
         static_root = readable_folder(served_files_root / f"static-{tmp_path.name}")
         dist = readable_folder(readable_folder(static_root / "igv") / "dist")
         readable_copy(igv_package(igv_version) / IGV_ESM_BUILD, dist / IGV_ESM_BUILD.name)
-        authorize = {}
-        if authorize_ttl:
+        # Authorize once (on by default in accel; authorize_ttl overrides the role's TTL): the grants in a
+        # folder of nginx's workers' user, keyed on the session cookie this seqr's settings name.
+        authorize: dict[str, Any] = {}
+        if mode == "accel":
             grants = readable_folder(served_files_root / f"grants-{tmp_path.name}")
             shutil.chown(grants, "nobody")
             grants.chmod(0o700)
-            code = "from django.conf import settings as s; print('C', s.SESSION_COOKIE_NAME)"
-            printed = manage(env, "shell", "-c", code)
             authorize = {
-                "seqr_s3_nginx_authorize_ttl": authorize_ttl,
                 "seqr_s3_nginx_authorize_cache_path": str(grants),
-                "seqr_s3_nginx_session_cookie_name": printed.stdout.split("C ", 1)[1].split()[0],
+                "seqr_s3_nginx_session_cookie_name": session_cookie_name(env),
             }
+        if authorize_ttl is not None:
+            authorize["seqr_s3_nginx_authorize_ttl"] = authorize_ttl
         try:
             nginx = start_nginx(
                 tmp_path / "nginx",

@@ -163,6 +163,8 @@ class SeqrStandinHost:
                 str(self.nginx_conf),
             ],
             "__seqr_s3_aws_dir": str(self.aws_dir),
+            # Authorize once is on in accel by default: its grants' folder in the temp folder, not /run.
+            "seqr_s3_nginx_authorize_cache_path": str(self.root / "run_seqr_s3_nginx_authorize"),
         }
         variables.update(overrides)
         return variables

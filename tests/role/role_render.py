@@ -86,13 +86,30 @@ def _resolve(variables: dict[str, Any], environment: jinja2.Environment) -> dict
 def role_variables(
     overrides: Optional[dict[str, Any]] = None, os_family: str = "Debian", role_dir: Path = ROLE_DIR
 ) -> dict[str, Any]:
-    """Defaults + vars/<os_family>.yml + the IGV hash table + overrides, fully resolved."""
+    """Defaults + vars/<os_family>.yml + the IGV hash table + overrides, fully resolved.
+
+    With authorize once on (accel) and no seqr_s3_nginx_session_cookie_name, the role reads seqr's
+    SESSION_COOKIE_NAME from settings.py (tasks/nginx.yml); a render has no seqr, so it is what the role
+    takes from a settings.py that sets none: Django's own name. A live nginx in front of a seqr
+    (tests/fixtures) passes the name that seqr's settings give instead."""
     variables: dict[str, Any] = {}
     variables.update(yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()))
     variables.update(yaml.safe_load((role_dir / "vars" / f"{os_family}.yml").read_text()))
     variables.update(yaml.safe_load((role_dir / "vars" / "igv_css_hashes.yml").read_text()))
     variables.update(overrides or {})
-    return _resolve(variables, jinja_environment(role_dir))
+    resolved = _resolve(variables, jinja_environment(role_dir))
+    if authorize_once(resolved) and not resolved["seqr_s3_nginx_session_cookie_name"]:
+        resolved.setdefault("__seqr_s3_session_cookie_name", DJANGO_SESSION_COOKIE_NAME)
+    return resolved
+
+
+# What the role takes when seqr's settings.py sets no SESSION_COOKIE_NAME (Django's global default).
+DJANGO_SESSION_COOKIE_NAME = "sessionid"
+
+
+def authorize_once(variables: dict[str, Any]) -> bool:
+    """Whether the site these (resolved) role variables render has authorize once on."""
+    return variables["seqr_s3_mode"] == "accel" and int(variables["seqr_s3_nginx_authorize_ttl"]) > 0
 
 
 def render_template(
@@ -139,7 +156,7 @@ def nginx_test(site_text: str, workdir: Optional[Path] = None) -> subprocess.Com
     prefix = Path(workdir or tempfile.mkdtemp(prefix="seqr_s3_nginx_"))
     prefix.mkdir(parents=True, exist_ok=True)
     site_file = prefix / "site.conf"
-    site_file.write_text(site_text)
+    site_file.write_text(_caches_in(prefix, site_text))
     main_file = prefix / "nginx.conf"
     main_file.write_text(nginx_main_config(prefix, site_file))
     return subprocess.run(
@@ -149,6 +166,19 @@ def nginx_test(site_text: str, workdir: Optional[Path] = None) -> subprocess.Com
         timeout=60,
         check=False,
     )
+
+
+def _caches_in(prefix: Path, site_text: str) -> str:
+    """The site with the role's default cache folders (the grants' under /run, the slice cache's under
+    /var/cache) moved into ``prefix``: `nginx -t` creates the folders a site names, and a check must not
+    create them on this machine. Folders a test names itself stay as they are."""
+    defaults = role_variables()
+    for name, folder in (
+        ("grants", defaults["seqr_s3_nginx_authorize_cache_path"].rstrip("/")),
+        ("slices", defaults["seqr_s3_nginx_slice_cache_path"].rstrip("/") + "/slices"),
+    ):
+        site_text = site_text.replace(f"proxy_cache_path {folder} ", f"proxy_cache_path {prefix / name} ")
+    return site_text
 
 
 def run_playbook(

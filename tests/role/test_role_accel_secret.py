@@ -74,10 +74,12 @@ def test_secret_is_made_once_private_and_never_shown(tmp_path: Path) -> None:
     assert tested.returncode == 0, tested.stderr
 
 
+@pytest.mark.parametrize("ttl", [0, 5], ids=["ttl-0", "authorize-once"])
 @pytest.mark.parametrize("mode", ["accel", "proxy", "redirect"])
-def test_every_location_to_an_app_replaces_the_clients_secret_header(mode: str) -> None:
+def test_every_location_to_an_app_replaces_the_clients_secret_header(mode: str, ttl: int) -> None:
     """proxy_set_header replaces a client's header of the same name: every location that proxies to seqr sends
-    nginx's value (empty when rendered without the role's secret file), the reads location sends none."""
+    nginx's value (empty when rendered without the role's secret file), the reads location sends none. With
+    authorize once (accel) the grant question and the per-request way are two more locations to seqr."""
     site = render_template(
         "nginx_site.conf.j2",
         {
@@ -85,10 +87,11 @@ def test_every_location_to_an_app_replaces_the_clients_secret_header(mode: str) 
             "seqr_s3_nginx_resolvers": ["127.0.0.1"],
             "seqr_s3_nginx_reads_proxy_enabled": True,
             "seqr_s3_nginx_reads_upstream": "http://127.0.0.1:9",
+            "seqr_s3_nginx_authorize_ttl": ttl,
         },
     )
-    app_locations = re.findall(r"proxy_pass http://seqr_s3_app;(.*?)\n    }", site, re.S)
-    assert len(app_locations) == 2
+    app_locations = re.findall(r"proxy_pass http://seqr_s3_app(?:\$request_uri)?;(.*?)\n    }", site, re.S)
+    assert len(app_locations) == (3 if ttl and mode == "accel" else 2)
     for block in app_locations:
         assert "proxy_set_header X-Seqr-S3-Accel-Secret $seqr_s3_accel_secret;" in block
     assert 'proxy_set_header X-Seqr-S3-Accel-Secret "";' in site

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.config import Config
 from role_play import run_role
-from role_render import built_wheel, nginx_test, render_template
+from role_render import built_wheel, nginx_test, render_template, role_variables
 
 ON = {"seqr_s3_nginx_authorize_ttl": 5, "seqr_s3_nginx_session_cookie_name": "seqr_session_x"}
 
@@ -19,14 +21,25 @@ def directives(site: str) -> list[str]:
 
 @pytest.mark.parametrize("mode", ["accel", "proxy", "redirect"])
 def test_ttl_zero_and_other_modes_render_no_authorization(mode: str) -> None:
-    """0 is the site without the option, line for line; proxy and redirect modes never get it."""
-    plain = render_template("nginx_site.conf.j2", {"seqr_s3_mode": mode})
-    zero_ttl = {**ON, "seqr_s3_mode": mode, "seqr_s3_nginx_authorize_ttl": 0}
-    zero = render_template("nginx_site.conf.j2", zero_ttl)
-    assert zero == plain
-    assert "auth_request" not in plain and "X-Seqr-S3-Authorize" not in plain
+    """0 is today's site (a seqr request per range); proxy and redirect modes never get the option."""
+    zero = render_template(
+        "nginx_site.conf.j2", {**ON, "seqr_s3_mode": mode, "seqr_s3_nginx_authorize_ttl": 0}
+    )
+    assert "auth_request" not in zero and "X-Seqr-S3-Authorize" not in zero and "proxy_cache_path" not in zero
     if mode != "accel":
-        assert render_template("nginx_site.conf.j2", {**ON, "seqr_s3_mode": mode}) == plain
+        assert render_template("nginx_site.conf.j2", {**ON, "seqr_s3_mode": mode}) == zero
+        assert render_template("nginx_site.conf.j2", {"seqr_s3_mode": mode}) == zero
+
+
+def test_authorize_once_is_on_by_default_in_accel_mode() -> None:
+    """The role's default: a few seconds (defaults/main.yml and the argument spec agree), rendered in accel,
+    keyed on the cookie the role reads from seqr's settings (Django's name when settings.py sets none)."""
+    default = role_variables()["seqr_s3_nginx_authorize_ttl"]
+    assert 0 < default <= 10
+    site = directives(render_template("nginx_site.conf.j2", {"seqr_s3_mode": "accel"}))
+    assert f"proxy_cache_valid 200 {default}s;" in site
+    assert f'proxy_set_header X-Seqr-S3-Authorize "{default}";' in site
+    assert 'proxy_cache_key "$host $cookie_sessionid $request_uri";' in site
 
 
 def test_grants_are_keyed_by_the_whole_session_cookie_and_uri_and_only_grants_kept() -> None:
@@ -67,6 +80,7 @@ def test_nginx_accepts_authorize_once(extra: dict, tmp_path: Path) -> None:
         ({"seqr_s3_nginx_authorize_ttl": 61}, "from 0 to 60"),
         ({"seqr_s3_nginx_authorize_ttl": 40, "seqr_s3_presign_expiry": 100}, "a third of seqr_s3_presign"),
         ({"seqr_s3_nginx_authorize_cache_path": "/var/cache/seqr_s3_nginx/g"}, "apart from the slice cache"),
+        ({"seqr_s3_nginx_slice_cache_path": "/run/seqr_s3_nginx_authorize/s"}, "apart from the slice cache"),
         ({"seqr_s3_nginx_session_cookie_name": "a b"}, "cookie name"),
     ],
 )
@@ -77,24 +91,76 @@ def test_the_role_refuses_unsafe_settings(variables: dict, named: str, tmp_path:
     assert named in done.stdout.replace("\n", " ")
 
 
+AWS_PATH = {"seqr_s3_endpoint_url": "", "seqr_s3_addressing_style": "path"}
+
+
 @pytest.mark.parametrize(
-    ("endpoint", "pool"),
+    ("variables", "pool"),
     [
-        ("http://127.0.0.1:8333", "127.0.0.1:8333"),
-        ("https://s3.example.org", "s3.example.org:443"),
-        ("https://[::1]:9000/", "[::1]:9000"),
-        ("", None),
+        ({"seqr_s3_endpoint_url": "http://127.0.0.1:8333"}, "127.0.0.1:8333"),
+        ({"seqr_s3_endpoint_url": "https://s3.example.org"}, "s3.example.org:443"),
+        ({"seqr_s3_endpoint_url": "https://[::1]:9000/"}, "[::1]:9000"),
+        ({**AWS_PATH, "seqr_s3_region": "eu-west-1"}, "s3.eu-west-1.amazonaws.com:443"),
+        ({**AWS_PATH, "seqr_s3_region": "us-gov-west-1"}, "s3.us-gov-west-1.amazonaws.com:443"),
+        ({**AWS_PATH, "seqr_s3_region": "cn-north-1"}, "s3.cn-north-1.amazonaws.com.cn:443"),
+        ({**AWS_PATH, "seqr_s3_region": "us-east-1"}, None),
+        ({**AWS_PATH, "seqr_s3_region": "eu-isoe-west-1"}, None),
+        ({**AWS_PATH, "seqr_s3_region": ""}, None),
+        ({"seqr_s3_endpoint_url": "", "seqr_s3_region": "eu-west-1"}, None),
+        (
+            {
+                "seqr_s3_endpoint_url": "",
+                "seqr_s3_addressing_style": "virtual",
+                "seqr_s3_region": "eu-west-1",
+            },
+            None,
+        ),
     ],
-    ids=["custom-port", "custom-https", "ipv6", "aws-per-url"],
+    ids=[
+        "custom-port",
+        "custom-https",
+        "ipv6",
+        "aws-path-regional",
+        "aws-path-gov",
+        "aws-path-china",
+        "aws-path-us-east-1-per-url",
+        "aws-other-partition-per-url",
+        "aws-path-no-region-per-url",
+        "aws-auto-per-url",
+        "aws-virtual-per-url",
+    ],
 )
-def test_a_fixed_endpoint_gets_the_keepalive_pool(endpoint: str, pool: str | None) -> None:
-    """With authorize once every range is nginx's own request to S3: one fixed endpoint host (a custom
-    endpoint) is pooled by default; AWS without an endpoint (virtual-hosted buckets) keeps a URL per
-    request."""
-    site = directives(render_template("nginx_site.conf.j2", {**ON, "seqr_s3_endpoint_url": endpoint}))
+@pytest.mark.parametrize("ttl", [5, 0], ids=["authorize-once", "ttl-0"])
+def test_a_fixed_endpoint_gets_the_keepalive_pool(variables: dict, pool: str | None, ttl: int) -> None:
+    """Every presigned URL names one host (a custom endpoint, AWS path style in a region): nginx pools
+    keep-alive connections to it by default, with or without authorize once; virtual-hosted AWS buckets (and
+    regions whose host botocore may name otherwise) connect per presigned URL."""
+    overrides = {**ON, **variables, "seqr_s3_nginx_authorize_ttl": ttl}
+    site = directives(render_template("nginx_site.conf.j2", overrides))
     if pool:
         assert site[site.index("upstream seqr_s3_store {") + 1] == f"server {pool};"
+        assert "proxy_pass $seqr_s3_signed_url;" not in site
     else:
         assert "upstream seqr_s3_store {" not in site
-    without = directives(render_template("nginx_site.conf.j2", {"seqr_s3_endpoint_url": endpoint}))
-    assert "upstream seqr_s3_store {" not in without
+        assert "proxy_pass $seqr_s3_signed_url;" in site
+    switched_off = {**overrides, "seqr_s3_nginx_s3_keepalive_pool": False}
+    assert "upstream seqr_s3_store {" not in render_template("nginx_site.conf.j2", switched_off)
+    for mode in ("proxy", "redirect"):
+        assert "seqr_s3_store" not in render_template(
+            "nginx_site.conf.j2", {**overrides, "seqr_s3_mode": mode}
+        )
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "us-gov-west-1", "cn-north-1", "ap-southeast-2"])
+def test_the_aws_pool_is_the_host_botocore_signs(region: str) -> None:
+    """The pooled host is the one botocore's presigned URLs name (path style, no endpoint): nginx sends each
+    request to the pool with the signed Host, so they must be the same host."""
+    session = boto3.session.Session(
+        region_name=region, aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="x"
+    )
+    client = session.client("s3", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    url = client.generate_presigned_url(
+        "get_object", Params={"Bucket": "a.bucket", "Key": "x.bam"}, ExpiresIn=60
+    )
+    site = directives(render_template("nginx_site.conf.j2", {**AWS_PATH, "seqr_s3_region": region}))
+    assert site[site.index("upstream seqr_s3_store {") + 1] == f"server {url.split('/')[2]}:443;"

@@ -107,7 +107,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Recor
             tmp_path_factory.mktemp("nginx_accel"),
             f"127.0.0.1:{app.server_address[1]}",
             port,
-            {"seqr_s3_nginx_resolvers": []},
+            # The app answers as seqr's per-request way (authorize once, the role's default, is exercised with
+            # the real stand-in in python/tests/integration/test_authorize_once.py).
+            {"seqr_s3_nginx_resolvers": [], "seqr_s3_nginx_authorize_ttl": 0},
         )
         try:
             yield port, recorder

@@ -21,16 +21,26 @@ def _location_block(site: str, location: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.parametrize("ttl", [0, 5], ids=["ttl-0", "authorize-once"])
 @pytest.mark.parametrize("mode", ["accel", "proxy", "redirect"])
-def test_track_location_proxies_like_the_app_location_with_larger_buffers(mode: str) -> None:
+def test_track_location_proxies_like_the_app_location_with_larger_buffers(mode: str, ttl: int) -> None:
+    """With authorize once (accel) the track route is proxied like this by its per-request location (the one
+    nginx sends anything but a grant to), with the client's URI as it came."""
     site = render_template(
-        "nginx_site.conf.j2", {"seqr_s3_mode": mode, "seqr_s3_nginx_resolvers": ["127.0.0.53"]}
+        "nginx_site.conf.j2",
+        {"seqr_s3_mode": mode, "seqr_s3_nginx_resolvers": ["127.0.0.53"], "seqr_s3_nginx_authorize_ttl": ttl},
     )
-    track, app = _location_block(site, TRACK_LOCATION), _location_block(site, "/")
-    # Everything of the app location (proxy_pass without a URI part, headers, hidden signed URL) is there.
+    per_request = ttl and mode == "accel"
+    track = _location_block(site, "@seqr_s3_track_per_request" if per_request else TRACK_LOCATION)
+    app = _location_block(site, "/")
+    uri = "$request_uri" if per_request else ""
+    # Everything of the app location (proxy_pass, headers, hidden signed URL) is there.
     for line in app.strip().splitlines():
-        assert line in track
-    assert re.search(r"^\s*proxy_pass http://seqr_s3_app;$", track, re.M)
+        if "proxy_pass" in line or line.strip().startswith("#"):
+            continue
+        # The per-request way tells seqr to ask its database (the app location sends the header empty).
+        assert line.replace('Authorize ""', 'Authorize "per-request"') in track
+    assert re.search(rf"^\s*proxy_pass http://seqr_s3_app{re.escape(uri)};$", track, re.M)
     assert "proxy_hide_header X-Seqr-S3-Url;" in track
     assert "proxy_buffer_size 64k;" in track
     assert "proxy_buffers 32 64k;" in track

@@ -1,4 +1,5 @@
-"""IGV reads from Ceph through seqr in each mode (accel, proxy, redirect, accel + slice cache), byte for byte.
+"""IGV reads from Ceph through seqr in each mode (accel with authorize once, the role's default; accel with a
+seqr request per range; proxy; redirect; accel + slice cache), byte for byte.
 
 Each mode is applied by re-running the role with its variables (as an operator would), then every
 fixture gets the same battery of Range headers. Expected answers are computed here from RFC 9110 and the
@@ -17,15 +18,20 @@ import requests
 import testinfra
 from conftest import REQUEST_TIMEOUT, Scenario, ensure_role
 
-# "accel+cache": accel with the role's optional nginx slice cache (seqr_s3_nginx_slice_cache) on this host.
-MODES = ["accel", "proxy", "redirect", "accel+cache"]
+# "accel": as the role sets it up by default (authorize once: seqr_s3_nginx_authorize_ttl > 0);
+# "accel-per-request": a seqr request per range (TTL 0); "accel+cache": accel (authorize once) with the role's
+# optional nginx slice cache (seqr_s3_nginx_slice_cache) on this host.
+MODES = ["accel", "accel-per-request", "proxy", "redirect", "accel+cache"]
 ROLE_VARS_OF_MODE = {
     "accel": {"seqr_s3_mode": "accel"},
+    "accel-per-request": {"seqr_s3_mode": "accel", "seqr_s3_nginx_authorize_ttl": 0},
     "proxy": {"seqr_s3_mode": "proxy"},
     "redirect": {"seqr_s3_mode": "redirect"},
     "accel+cache": {"seqr_s3_mode": "accel", "seqr_s3_nginx_slice_cache": True},
 }
 SLICE_CACHE_PATH = "/var/cache/seqr_s3_nginx"
+# The role's default seqr_s3_nginx_authorize_cache_path: nginx's grants (they hold presigned URLs).
+GRANTS_PATH = "/run/seqr_s3_nginx_authorize"
 
 # Fixtures served through project 1: (object name in the manifest, object name whose bytes are expected).
 # The .bam.bai of sample_only_bai exists only as .bai: seqr's fallback must serve the .bai's bytes.
@@ -282,3 +288,23 @@ def test_slice_cache_keeps_reads_for_nginx_only_and_goes_when_switched_off(
     response = get(analyst, scenario.track_url(scenario.objects["bam"]["uri"]), "accel", Range="bytes=0-99")
     assert response.status_code == 206
     assert response.content == scenario.expected_bytes("bam", 0, 99)
+
+
+def test_authorize_once_grants_stay_nginxs(
+    mode: str, seqr_host: testinfra.host.Host, scenario: Scenario, analyst: requests.Session
+) -> None:
+    """accel's default: the reads above left grants (presigned URLs) in a folder only nginx's user can enter,
+    apart from the slice cache's, and no nginx log names a signature."""
+    if mode != "accel":
+        pytest.skip("only accel with authorize once keeps grants")
+    response = get(analyst, scenario.track_url(scenario.objects["bam"]["uri"]), mode, Range="bytes=0-99")
+    assert response.status_code == 206
+    folder = seqr_host.file(GRANTS_PATH)
+    assert folder.is_directory
+    assert (folder.user, folder.mode) == ("www-data", 0o700)
+    kept = seqr_host.run(f"find {GRANTS_PATH} -type f | wc -l")
+    assert kept.rc == 0 and int(kept.stdout) > 0, "the reads above left no grant"
+    readable = seqr_host.run(f"find {GRANTS_PATH} -perm /077")
+    assert readable.rc == 0 and readable.stdout.strip() == "", readable.stdout
+    logs = seqr_host.run("grep -rlsF X-Amz-Signature /var/log/nginx")
+    assert logs.stdout.strip() == "", logs.stdout

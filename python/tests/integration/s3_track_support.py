@@ -91,24 +91,6 @@ def run_check(env: dict[str, str], standin: Path, prelude: str = "") -> Any:
     )
 
 
-# nginx on loopback runs as root without a `user` line, so its workers run as nobody (as www-data on a host).
-NGINX_WORKER_USER = "nobody"
-
-
-def worker_owned_folder(prefix: str) -> Path:
-    """A cache folder as the role makes it: owned by nginx's worker user, 0700, outside pytest's root-only
-    temp tree (the workers could not reach it there)."""
-    import pwd
-    import shutil
-    import tempfile
-
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
-    worker = pwd.getpwnam(NGINX_WORKER_USER)
-    shutil.chown(folder, worker.pw_uid, worker.pw_gid)
-    folder.chmod(0o700)
-    return folder
-
-
 def track_url(base_url: str, project_guid: str, track_path: str) -> str:
     """The URL seqr's UI requests: the path passed through encodeURIComponent."""
     return f"{base_url}/api/project/{project_guid}/igv_track/{quote(track_path, safe='')}"

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from fixtures.nginx import load_role_renderer
 from s3_track_support import (
     RecordingS3Front,
     Stack,
@@ -28,7 +29,11 @@ from seqr_s3.access import REFUSAL_MESSAGE
 from seqr_s3.files import S3PathNotAllowed
 
 PROJECT_1 = "R0001_project_1"
+# The role's default seqr_s3_nginx_authorize_ttl: what an accel read's audit line states as its grant.
+DEFAULT_AUTHORIZE_TTL = load_role_renderer().role_variables()["seqr_s3_nginx_authorize_ttl"]
 MODES = ["proxy", "accel", "redirect"]
+# accel as the role sets it up (authorize once), and with a seqr request per range (TTL 0).
+ACCEL_PER_REQUEST = "accel-per-request"
 
 # Refused for the collaborator of project 1, with the rule the audit line must name.
 REFUSED = {
@@ -81,19 +86,23 @@ def recorded(
     standins: list[Any] = []
     audit_logs: dict[str, Path] = {}
 
-    def build(mode: str) -> Stack:
-        workdir = tmp_path_factory.mktemp(f"recorded_{mode}")
-        audit_logs[mode] = workdir / "seqr_s3_audit.log"
+    def build(name: str) -> Stack:
+        mode = "accel" if name == ACCEL_PER_REQUEST else name
+        workdir = tmp_path_factory.mktemp(f"recorded_{name}")
+        audit_logs[name] = workdir / "seqr_s3_audit.log"
         standin = start_private_standin(
             workdir,
             s3_server,
             standin_data.seed,
             seqr_s3_config(mode, s3_server, ENDPOINT_URL=front.url),
             s3_server.reader.secret_key,
-            extra_env={"SEQR_S3_AUDIT_LOG": str(audit_logs[mode])},
+            extra_env={"SEQR_S3_AUDIT_LOG": str(audit_logs[name])},
         )
         standins.append(standin)
-        entry = nginx_factory(standin, seqr_s3_endpoint_url=front.url) if mode == "accel" else standin
+        entry = standin
+        if mode == "accel":
+            ttl = {"seqr_s3_nginx_authorize_ttl": 0} if name == ACCEL_PER_REQUEST else {}
+            entry = nginx_factory(standin, seqr_s3_endpoint_url=front.url, **ttl)
         return Stack(mode, entry.base_url, seeded_session(entry, "collaborator"), standin)
 
     stacks = RecordedStacks(front, build, audit_logs)
@@ -223,15 +232,16 @@ def test_other_seqr_modules_get_a_clear_refusal_without_s3(
     ]
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", [*MODES, ACCEL_PER_REQUEST])
 def test_an_allowed_read_is_audited_without_secrets(
-    recorded: RecordedStacks, s3_bucket, s3_server, mode
+    recorded: RecordedStacks, s3_bucket, s3_server, name
 ) -> None:
-    stack = recorded(mode)
+    stack = recorded(name)
+    mode = stack.mode
     path = s3_bucket["bam"].s3_path
     response = _get(stack.session, stack, PROJECT_1, path)
     assert response.status_code == 206
-    line = [entry for entry in recorded.audit_lines(mode) if entry["path"] == path][-1]
+    line = [entry for entry in recorded.audit_lines(name) if entry["path"] == path][-1]
     assert line["event"] == "s3_read" and line["source"] == "igv_track"
     assert (line["user"], line["user_email"], line["project"], line["mode"]) == (
         "collaborator",
@@ -239,22 +249,26 @@ def test_an_allowed_read_is_audited_without_secrets(
         PROJECT_1,
         mode,
     )
+    # A grant (authorize once) covers every range of the object for its TTL: it names none.
+    asked_range = None if name == "accel" else "bytes=0-99"
     assert (line["decision"], line["rule"], line["object"], line["range"]) == (
         "allowed",
         None,
         path,
-        "bytes=0-99",
+        asked_range,
     )
     assert line["time"].endswith("+00:00")
     expected = {
-        # seqr's own answer: accel hands nginx the canonical range, proxy sends the 206 itself,
+        # seqr's own answer: with authorize once nginx is granted the track for the role's TTL and fetches
+        # each range itself; per request accel hands nginx the canonical range, proxy sends the 206 itself,
         # redirect sends the browser to S3 with a URL that is valid for PRESIGN_EXPIRY seconds.
-        "accel": (200, "bytes=0-99", 0),
+        "accel": (200, None, DEFAULT_AUTHORIZE_TTL),
+        ACCEL_PER_REQUEST: (200, "bytes=0-99", 0),
         "proxy": (206, f"bytes 0-99/{len(s3_bucket['bam'].read_local())}", 0),
         "redirect": (302, None, 300),
-    }[mode]
+    }[name]
     assert (line["status"], line["served_range"], line["grant_seconds"]) == expected
-    text = recorded.audit_logs[mode].read_text()
+    text = recorded.audit_logs[name].read_text()
     for secret in ("X-Amz-Signature", "X-Amz-Credential", "Signature=", s3_server.reader.secret_key):
         assert secret not in text
     assert s3_server.reader.access_key not in text

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 import requests
-from fixtures.standin import accel_secret_of, login_session, manage
+from fixtures.nginx import worker_owned_folder
+from fixtures.standin import accel_secret_of, login_session, manage, session_cookie_name
 from s3_track_support import (
     RANGE_BATTERY,
     RangeCase,
@@ -28,7 +29,6 @@ from s3_track_support import (
     seqr_s3_config,
     start_private_standin,
     track_url,
-    worker_owned_folder,
 )
 from seqr_s3.access import REFUSAL_MESSAGE
 
@@ -62,13 +62,6 @@ class AuthorizeStack:
 
     def shell(self, code: str) -> None:
         manage(self.standin.env, "shell", "-c", code)
-
-
-def session_cookie_name(env: dict[str, str]) -> str:
-    """seqr's SESSION_COOKIE_NAME as its settings say (read, never assumed)."""
-    code = "from django.conf import settings; print('COOKIE', settings.SESSION_COOKIE_NAME)"
-    output = manage(env, "shell", "-c", code).stdout
-    return next(line.split()[1] for line in output.splitlines() if line.startswith("COOKIE "))
 
 
 @pytest.fixture(scope="module")
@@ -110,16 +103,6 @@ def _check(response: requests.Response, case: RangeCase, data: bytes) -> None:
     assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
     if response.status_code != 416:
         assert response.headers["Content-Type"] == "application/octet-stream"
-
-
-@pytest.mark.parametrize("case", RANGE_BATTERY, ids=lambda case: case.header)
-def test_range_battery_with_authorize_once(authorize: AuthorizeStack, s3_bucket, case: RangeCase) -> None:
-    """Every case of the battery, malformed and multi ranges included, as seqr answers it per request."""
-    session = authorize.login("collaborator")
-    bam = s3_bucket["bam"]
-    data = bam.read_local()
-    url = track_url(authorize.base_url, PROJECT_1, bam.s3_path)
-    _check(session.get(url, headers={"Range": case.header_for(len(data))}, timeout=60), case, data)
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +168,7 @@ def test_an_igv_session_asks_seqr_once_per_track(authorize: AuthorizeStack, s3_b
     bam, index = s3_bucket["cram"], s3_bucket["crai"]
     data = bam.read_local()
     authorize.seqr.reset()
+    audited_before = len(authorize.audit_lines())
     started = time.monotonic()
     assert session.get(track_url(authorize.base_url, PROJECT_1, index.s3_path), timeout=60).status_code == 200
     step = max(1, len(data) // 21)
@@ -201,10 +185,14 @@ def test_an_igv_session_asks_seqr_once_per_track(authorize: AuthorizeStack, s3_b
         pytest.fail("the session took longer than the TTL on this machine; cannot judge one grant per TTL")
     assert len(authorize.seqr_track_requests(".crai")) == 1
     assert len(authorize.seqr_track_requests(".cram")) - len(authorize.seqr_track_requests(".crai")) == 1
-    grants = [line for line in authorize.audit_lines() if line["path"] in (bam.s3_path, index.s3_path)]
-    assert {(line["decision"], line["grant_seconds"], line["status"]) for line in grants[-2:]} == {
-        ("allowed", TTL, 200)
-    }
+    # One audit line per decision (a grant per track, the TTL stated), none per range.
+    lines = authorize.audit_lines()[audited_before:]
+    assert sorted(
+        (line["path"], line["decision"], line["grant_seconds"], line["status"]) for line in lines
+    ) == [
+        (bam.s3_path, "allowed", TTL, 200),
+        (index.s3_path, "allowed", TTL, 200),
+    ]
     assert "X-Amz-Signature" not in authorize.audit_log.read_text()
 
 
@@ -225,6 +213,35 @@ def test_a_second_user_never_gets_the_first_users_grant(authorize: AuthorizeStac
         assert authorize.seqr_track_requests(), "seqr was not asked about the second user"
 
 
+def test_without_seqrs_session_cookie_no_grant_is_kept_or_shared(
+    authorize: AuthorizeStack, s3_bucket, nginx_factory
+) -> None:
+    """nginx keyed on a cookie seqr never sets (a name assumed instead of read from seqr's settings): no
+    request carries it, so no grant is kept, and a second user is never served the first one's read."""
+    grants = worker_owned_folder("seqr_s3_authorized_")
+    try:
+        nginx = nginx_factory(
+            SimpleNamespace(bind=authorize.seqr.url.removeprefix("http://"), env=authorize.standin.env),
+            seqr_s3_nginx_authorize_ttl=TTL,
+            seqr_s3_nginx_session_cookie_name="not_seqrs_session_cookie",
+            seqr_s3_nginx_authorize_cache_path=str(grants),
+        )
+        users = authorize.users
+        owner = login_session(nginx.base_url, users["collaborator"].email, users["collaborator"].password)
+        other = login_session(nginx.base_url, users["other"].email, users["other"].password)
+        url = track_url(nginx.base_url, PROJECT_1, s3_bucket["bam"].s3_path)
+        assert owner.get(url, headers={"Range": "bytes=0-99"}, timeout=60).status_code == 206
+        authorize.seqr.reset()
+        refused = other.get(url, headers={"Range": "bytes=0-99"}, timeout=60)
+        assert refused.status_code == 403, refused.text[:200]
+        assert authorize.seqr_track_requests(), "seqr was not asked about the second user"
+        assert not [path for path in grants.rglob("*") if path.is_file()], (
+            "a grant was kept without a session"
+        )
+    finally:
+        shutil.rmtree(grants, ignore_errors=True)
+
+
 def test_anonymous_and_refused_reads_ask_seqr_every_time(authorize: AuthorizeStack, s3_bucket) -> None:
     session = authorize.login("collaborator")
     anonymous = requests.Session()
@@ -238,13 +255,19 @@ def test_anonymous_and_refused_reads_ask_seqr_every_time(authorize: AuthorizeSta
         (session, outside, 403),
     ):
         authorize.seqr.reset()
+        audited_before = len(authorize.audit_lines())
         for _ in range(3):
             answer = client.get(url, headers={"Range": "bytes=0-9"}, timeout=60)
             assert answer.status_code == expected, answer.text[:200]
             if expected == 403:
                 assert answer.json() == {"error": REFUSAL_MESSAGE}
-        # Each of the three reached seqr (the grant question, then seqr's own answer): none was cached.
-        assert len(authorize.seqr_track_requests()) >= 3, authorize.seqr.recorded()
+        # Each of the three reached seqr twice (the grant question, then seqr's own answer): neither the
+        # refusal nor the decline was kept.
+        assert len(authorize.seqr_track_requests()) == 6, authorize.seqr.recorded()
+        if expected == 403:
+            # One audit line per decision: seqr's refusal; the decline of the grant question adds none.
+            lines = authorize.audit_lines()[audited_before:]
+            assert [(line["decision"], line["status"]) for line in lines] == [("refused", 403)] * 3
 
 
 def test_revocation_is_honoured_after_the_ttl(authorize: AuthorizeStack, s3_bucket) -> None:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from fixtures.nginx import worker_owned_folder
 from fixtures.standin import login_session
-from s3_track_support import RANGE_BATTERY, RangeCase, TcpForwarder, track_url, worker_owned_folder
+from s3_track_support import RANGE_BATTERY, RangeCase, TcpForwarder, track_url
 
 PROJECT_1 = "R0001_project_1"
 PROJECT_2 = "R0002_project_2"
@@ -62,7 +63,8 @@ def fronts(
     built: dict[str, CacheFront] = {}
     try:
         for name, extra in (
-            ("plain", {}),
+            # A URL per request (the fixed endpoint's pool switched off), and the pool to the servers named.
+            ("plain", {"seqr_s3_nginx_s3_keepalive_pool": False}),
             ("pooled", {"seqr_s3_nginx_s3_keepalive_servers": [f"127.0.0.1:{forwarder.port}"]}),
         ):
             folders.append(worker_owned_folder("seqr_s3_slices_"))
@@ -78,7 +80,7 @@ def fronts(
                 name, server.base_url, folders[-1], seeded_session(server, "collaborator")
             )
         reference = nginx_factory(standin, seqr_s3_endpoint_url=forwarder.url)
-        assert "proxy_cache" not in reference.site_text
+        assert "seqr_s3_slices" not in reference.site_text
         built["reference"] = CacheFront(
             "reference", reference.base_url, Path("/nonexistent"), seeded_session(reference, "collaborator")
         )
