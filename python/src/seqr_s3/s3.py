@@ -294,15 +294,17 @@ def translate_error(error: BaseException, path: Optional[S3Path], action: str) -
     return S3Unavailable(f"S3 failed to {action} {where} ({type(error).__name__})", path)
 
 
-_TLS_REASON = re.compile(r"certificate verify failed: ([^(\]]+)|\[SSL: ([A-Z_]+)\]")
+_TLS_REASON = re.compile(r"certificate verify failed: ([^(\]]+)|(hostname '[^']*' doesn't match [^)\]]+)")
 
 
 def tls_failure_reason(error: BaseException) -> str:
-    """What OpenSSL said about a failed TLS connection (e.g. 'certificate has expired'), without the URL."""
-    found = _TLS_REASON.search(str(error))
+    """What OpenSSL (or the host name check) said about a failed TLS connection, e.g. 'certificate has
+    expired', without botocore's part of the message, which names the URL."""
+    inner = getattr(error, "kwargs", {}).get("error", error)
+    found = _TLS_REASON.search(str(inner))
     if found is None:
         return "TLS handshake failed"
-    return (found.group(1) or found.group(2)).strip()
+    return (found.group(1) or found.group(2)).strip().rstrip(".")
 
 
 def _call(settings: S3Settings, path: S3Path, action: str, method: str, **params: Any) -> Any:
