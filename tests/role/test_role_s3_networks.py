@@ -55,15 +55,20 @@ def test_ca_bundle_is_copied_root_owned_readable_and_removed_when_emptied(tmp_pa
     again = run_role(variables, tmp_path, "s3_ca_bundle.yml")
     assert changed_count(again.stdout) == 0, again.stdout
 
-    emptied = run_role({**variables, "seqr_s3_s3_ca_bundle": ""}, tmp_path, "s3_ca_bundle.yml")
-    assert emptied.returncode == 0, emptied.stdout
+    # Emptied: credentials.yml writes the profile without ca_bundle, then deletes the copy.
+    aws_dir = tmp_path / "aws"
+    emptied = {
+        **variables,
+        "seqr_s3_s3_ca_bundle": "",
+        "seqr_s3_user": "root",
+        "__seqr_s3_aws_dir": str(aws_dir),
+    }
+    (home / "state").mkdir()  # home.yml's, which records that the role created ~/.aws
+    removed = run_role(emptied, tmp_path, "credentials.yml")
+    assert removed.returncode == 0, removed.stdout
     assert not copy.parent.exists()
-    assert (
-        changed_count(
-            run_role({**variables, "seqr_s3_s3_ca_bundle": ""}, tmp_path, "s3_ca_bundle.yml").stdout
-        )
-        == 0
-    )
+    assert "ca_bundle" not in (aws_dir / "config").read_text()
+    assert changed_count(run_role(emptied, tmp_path, "credentials.yml").stdout) == 0
 
 
 def _profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **overrides: object) -> boto3.Session:
@@ -214,3 +219,34 @@ def test_network_and_credential_mistakes_are_refused_before_anything_changes(
     assert host.settings.read_text() == settings_before
     assert not host.home.exists() and not host.aws_dir.exists() and not host.restarted.exists()
     assert "wJalrXUtnFEMI" not in refused.stdout + refused.stderr
+
+
+@pytest.mark.usefixtures("as_root")  # the role runs as root on a seqr host
+def test_good_network_values_pass_validation_and_the_ca_is_there_before_nginx_is_tested(
+    tmp_path: Path,
+) -> None:
+    """The whole role with every new value set: validation passes, the CA bundle is copied before the site's
+    whole-configuration nginx -t (which reads it), and that test is where the run stops (a conflicting default
+    server, so nothing outside the temp folder is touched)."""
+    host = SeqrStandinHost(tmp_path)
+    host.write_nginx_conf("    server { listen 18080 default_server; return 404; }\n")
+    token = tmp_path / "token"
+    token.write_text("eyJ.test.token")
+    ca = make_ca_pem(tmp_path / "controller")
+    done = run_role(
+        host.variables(
+            seqr_s3_mode="redirect",
+            seqr_s3_nginx_default_server=True,
+            seqr_s3_egress_proxy="http://proxy.internal:3128",
+            seqr_s3_requester_pays=True,
+            seqr_s3_s3_ca_bundle=str(ca),
+            seqr_s3_aws_credentials_mode="web_identity",
+            seqr_s3_aws_role_arn=ARN,
+            seqr_s3_aws_web_identity_token_file=str(token),
+        ),
+        tmp_path,
+    )
+    assert "Render the settings.py block and the AWS profile once" in done.stdout, done.stdout[-3000:]
+    assert "a duplicate default server" in done.stdout, done.stdout[-3000:]
+    assert (host.home / "tls" / "s3_ca_bundle.pem").read_bytes() == ca.read_bytes()
+    assert not host.restarted.exists()
