@@ -86,3 +86,16 @@ def test_a_proxy_that_refuses_is_named() -> None:
     error = ProxyConnectionError(proxy_url="http://proxy.internal:3128", error="refused")
     mapped = s3.translate_error(error, PATH, "read")
     assert mapped.status == 502 and "through the egress proxy" in str(mapped)
+
+
+def test_the_audit_command_client_has_the_same_proxy_and_requester_pays() -> None:
+    from seqr_s3.management.commands.seqr_s3_audit import _audit_client
+
+    settings = _settings(MODE="proxy", EGRESS_PROXY="http://proxy.internal:3128", REQUESTER_PAYS=True)
+    client = _audit_client(settings)
+    assert client.meta.config.proxies == {
+        "http": "http://proxy.internal:3128",
+        "https": "http://proxy.internal:3128",
+    }
+    url = client.generate_presigned_url("head_object", Params={"Bucket": PATH.bucket, "Key": PATH.key})
+    assert parse_qs(urlsplit(url).query)["x-amz-request-payer"] == ["requester"]
