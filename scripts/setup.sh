@@ -11,6 +11,7 @@ apt_packages=(
   uidmap slirp4netns iptables containernetworking-plugins
   chromium fonts-liberation  # igv.js in a real browser
   wrk apache2-utils          # benchmarks
+  tinyproxy                  # the egress (forward) proxy between seqr and S3 in the integration tests
   curl make git
 )
 # The IGV CSS hash tool runs on Node (>= 18, as Debian 12 ships); keep a Node already installed from elsewhere.

@@ -1,5 +1,5 @@
-"""A real part the tests need (nginx, SeaweedFS, Chromium, podman) that is missing makes them fail, never
-skip.
+"""A real part the tests need (nginx, SeaweedFS, tinyproxy, Chromium, podman) that is missing makes them fail,
+never skip.
 
 A skipped test looks green in `make test`: a moved template or an uninstalled nginx would silently skip every
 accel test. So the suite holds no skip except the documented ones below, and the nginx helpers raise an error
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from fixtures.nginx import NginxUnavailable, start_nginx
 from role_render import nginx_test
+from s3_network_support import ForwardProxyUnavailable, Tinyproxy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEST_ROOTS = (REPO_ROOT / "tests", REPO_ROOT / "python" / "tests")
@@ -51,3 +52,9 @@ def test_missing_nginx_is_an_error_naming_it(tmp_path: Path, monkeypatch: pytest
         start_nginx(tmp_path / "nginx", "127.0.0.1:9", 9)
     with pytest.raises(RuntimeError, match="nginx is not installed"):
         nginx_test("events {}\n", tmp_path / "check")
+
+
+def test_missing_tinyproxy_is_an_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no tinyproxy on PATH
+    with pytest.raises(ForwardProxyUnavailable, match="tinyproxy is not installed"):
+        Tinyproxy(tmp_path / "proxy", 9)

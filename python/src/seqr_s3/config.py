@@ -60,6 +60,10 @@ class S3Settings:
     read_timeout: float = 10
     metadata_timeout: float = 5
     read_attempts: int = 1
+    # A forward proxy every S3 request of seqr's boto3 goes through (http://host:port), or None.
+    egress_proxy: Optional[str] = None
+    # Every request (HEAD, GET, presigned URLs) says the requester pays (x-amz-request-payer: requester).
+    requester_pays: bool = False
     # The per-host secret the role's nginx sends in ACCEL_SECRET_HEADER (read from ACCEL_SECRET_FILE).
     accel_secret: Optional[str] = field(default=None, repr=False)
 
@@ -83,6 +87,8 @@ _KEYS = (
     "METADATA_TIMEOUT",
     "READ_ATTEMPTS",
     "ACCEL_SECRET_FILE",
+    "EGRESS_PROXY",
+    "REQUESTER_PAYS",
 )
 # A hanging store must not hold one of seqr's few sync workers for long: no timeout may exceed these.
 MAX_CONNECT_TIMEOUT = 60
@@ -140,6 +146,35 @@ def _endpoint(raw: dict[str, Any]) -> Optional[str]:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _fail("ENDPOINT_URL", f"must be an http:// or https:// URL with a host; got {value!r}")
+    return value
+
+
+def _egress_proxy(raw: dict[str, Any]) -> Optional[str]:
+    """A forward proxy as http(s)://host:port. No credentials in it: settings.py is no place for a secret,
+    and boto3 would print the URL in its debug log."""
+    value = _optional_text(raw, "EGRESS_PROXY")
+    if value is None:
+        return None
+    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise _fail("EGRESS_PROXY", f"must not contain whitespace or control characters; got {value!r}")
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        raise _fail("EGRESS_PROXY", f"must be http://host:port of a forward proxy; got {value!r}")
+    if parts.username is not None or parts.password is not None:
+        raise _fail("EGRESS_PROXY", "must not carry a user or password (settings.py is no place for secrets)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise _fail("EGRESS_PROXY", f"must be http://host:port without a path; got {value!r}")
+    return value
+
+
+def _flag(raw: dict[str, Any], key: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise _fail(key, f"must be True or False; got {value!r}")
     return value
 
 
@@ -201,8 +236,17 @@ def parse_settings(raw: Any) -> S3Settings:
     if unknown:
         known = ", ".join(_KEYS)
         raise ConfigError(f"{SETTING_NAME} has unknown keys {', '.join(unknown)}; known keys: {known}")
+    mode = _choice(raw, "MODE", MODES, "accel")
+    egress_proxy = _egress_proxy(raw)
+    if mode == "accel" and egress_proxy is not None:
+        raise _fail(
+            "EGRESS_PROXY",
+            "cannot be used in accel mode: nginx fetches from S3 itself and its proxy_pass cannot go "
+            "through a forward proxy; use MODE 'proxy' (seqr streams through the proxy) or 'redirect' "
+            "(browsers fetch from S3)",
+        )
     return S3Settings(
-        mode=_choice(raw, "MODE", MODES, "accel"),
+        mode=mode,
         allowed_prefixes=_allowed_prefixes(raw),
         profile=_optional_name(raw, "PROFILE"),
         region=_optional_name(raw, "REGION"),
@@ -216,6 +260,8 @@ def parse_settings(raw: Any) -> S3Settings:
         metadata_timeout=_number(raw, "METADATA_TIMEOUT", 5, 0.1, MAX_METADATA_TIMEOUT, integer=False),
         read_attempts=_number(raw, "READ_ATTEMPTS", 1, 1, MAX_READ_ATTEMPTS, integer=True),
         accel_secret=_accel_secret(raw),
+        egress_proxy=egress_proxy,
+        requester_pays=_flag(raw, "REQUESTER_PAYS"),
     )
 
 

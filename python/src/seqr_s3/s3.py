@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,6 +119,8 @@ def _client_key(settings: S3Settings, purpose: str = DATA) -> tuple[Any, ...]:
         settings.read_timeout,
         settings.metadata_timeout,
         settings.read_attempts,
+        settings.egress_proxy,
+        settings.requester_pays,
     )
 
 
@@ -163,28 +166,63 @@ def forget_presigned_urls() -> None:
 
 
 def _build_client(settings: S3Settings, purpose: str) -> Any:
-    import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
 
     read_timeout, attempts = _timeouts(settings, purpose)
+    config = Config(
+        # Without this botocore presigns custom endpoints with SigV2, which many stores refuse.
+        signature_version="s3v4",
+        s3={"addressing_style": settings.addressing_style},
+        connect_timeout=settings.connect_timeout,
+        read_timeout=read_timeout,
+        retries={"total_max_attempts": attempts, "mode": "standard"},
+        # HTTPS endpoints are reached through the proxy by CONNECT, so TLS is still verified end to end.
+        proxies=(
+            {"http": settings.egress_proxy, "https": settings.egress_proxy} if settings.egress_proxy else None
+        ),
+    )
     try:
-        session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
-        return session.client(
-            "s3",
-            endpoint_url=settings.endpoint_url,
-            config=Config(
-                # Without this botocore presigns custom endpoints with SigV2, which many stores refuse.
-                signature_version="s3v4",
-                s3={"addressing_style": settings.addressing_style},
-                connect_timeout=settings.connect_timeout,
-                read_timeout=read_timeout,
-                retries={"total_max_attempts": attempts, "mode": "standard"},
-            ),
-        )
+        return new_client(settings, config)
     except BotoCoreError as error:
         # e.g. ProfileNotFound: a configuration problem of this host, not of the request.
         raise S3Unavailable(f"cannot set up the S3 client: {error}") from None
+
+
+def new_client(settings: S3Settings, config: Any) -> Any:
+    """A boto3 S3 client for SEQR_S3's profile, region and endpoint with ``config``, and the request rules
+    every client of seqr_s3 follows (REQUESTER_PAYS). The TLS trust is the profile's (``ca_bundle``): no
+    ``verify=`` here, so verification can never be switched off by seqr_s3."""
+    import boto3
+
+    session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+    client = session.client("s3", endpoint_url=settings.endpoint_url, config=config)
+    if settings.requester_pays:
+        client.meta.events.register("provide-client-params.s3.*", _add_request_payer)
+        client.meta.events.register("before-sign.s3.*", _request_payer_into_query)
+    return client
+
+
+REQUEST_PAYER_HEADER = "x-amz-request-payer"
+
+
+def _add_request_payer(params: dict[str, Any], model: Any, **_: Any) -> None:
+    """Every operation that knows RequestPayer (HEAD, GET, presigned GET/HEAD) says the requester pays."""
+    if "RequestPayer" in model.input_shape.members:
+        params.setdefault("RequestPayer", "requester")
+
+
+def _request_payer_into_query(request: Any, signature_version: str = "", **_: Any) -> None:
+    """A presigned URL carries RequestPayer as a signed query parameter instead of a signed header: nginx
+    (accel) and a browser (redirect) send only the URL, so a header the signature demands would be missing."""
+    if not str(signature_version).endswith("-query"):
+        return
+    value = request.headers.get(REQUEST_PAYER_HEADER)
+    if value is None:
+        return
+    del request.headers[REQUEST_PAYER_HEADER]
+    separator = "&" if "?" in request.url else "?"
+    request.url = f"{request.url}{separator}{REQUEST_PAYER_HEADER}={value}"
 
 
 def credential_source(settings: S3Settings) -> str:
@@ -216,7 +254,9 @@ def translate_error(error: BaseException, path: Optional[S3Path], action: str) -
         EndpointConnectionError,
         NoCredentialsError,
         PartialCredentialsError,
+        ProxyConnectionError,
         ReadTimeoutError,
+        SSLError,
     )
 
     where = f"{path}" if path is not None else "S3"
@@ -236,11 +276,35 @@ def translate_error(error: BaseException, path: Optional[S3Path], action: str) -
         return S3Unavailable(f"S3 could not {action} {where} ({code or status or 'unknown error'})", path)
     if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
         return S3Timeout(f"S3 did not answer in time while trying to {action} {where}", path)
+    if isinstance(error, SSLError):
+        return S3Unavailable(
+            f"TLS verification of the S3 endpoint failed while trying to {action} {where} "
+            f"({tls_failure_reason(error)}); seqr_s3 never reads without it: check the endpoint's "
+            "certificate and the CA bundle of the AWS profile (ca_bundle)",
+            path,
+        )
+    if isinstance(error, ProxyConnectionError):
+        return S3Unavailable(
+            f"cannot reach the S3 endpoint through the egress proxy to {action} {where}", path
+        )
     if isinstance(error, (EndpointConnectionError, ConnectionClosedError)):
         return S3Unavailable(f"cannot reach the S3 endpoint to {action} {where}", path)
     if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
         return S3AccessDenied(f"this server has no usable S3 credentials to {action} {where}", path)
     return S3Unavailable(f"S3 failed to {action} {where} ({type(error).__name__})", path)
+
+
+_TLS_REASON = re.compile(r"certificate verify failed: ([^(\]]+)|(hostname '[^']*' doesn't match [^)\]]+)")
+
+
+def tls_failure_reason(error: BaseException) -> str:
+    """What OpenSSL (or the host name check) said about a failed TLS connection, e.g. 'certificate has
+    expired', without botocore's part of the message, which names the URL."""
+    inner = getattr(error, "kwargs", {}).get("error", error)
+    found = _TLS_REASON.search(str(inner))
+    if found is None:
+        return "TLS handshake failed"
+    return (found.group(1) or found.group(2)).strip().rstrip(".")
 
 
 def _call(settings: S3Settings, path: S3Path, action: str, method: str, **params: Any) -> Any:

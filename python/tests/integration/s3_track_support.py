@@ -42,10 +42,12 @@ def start_private_standin(
     secret_key: str,
     workers: int = 2,
     extra_env: Optional[dict[str, str]] = None,
+    aws_config_extra: str = "",
 ) -> Any:
     """A stand-in of its own (the shared factory reuses one per configuration and always the right keys):
     for a wrong secret, one worker whose memory a test can watch, or an audit log file (``extra_env``
-    SEQR_S3_AUDIT_LOG, see tests/standin_settings_s3.py)."""
+    SEQR_S3_AUDIT_LOG, see tests/standin_settings_s3.py). ``aws_config_extra``: lines added to the profile of
+    ~/.aws/config (e.g. ``ca_bundle = ...`` as the role writes it)."""
     from fixtures.standin import (
         prepare_database,
         standin_env,
@@ -58,6 +60,9 @@ def start_private_standin(
         # As the role sets it (and the shared factory): an nginx_factory nginx in front sends the same secret.
         config = {**config, "ACCEL_SECRET_FILE": str(write_accel_secret(workdir / "accel_secret"))}
     aws_files = write_aws_files(workdir / "aws", s3_server.reader.access_key, secret_key, s3_server.region)
+    if aws_config_extra:
+        with aws_files.config_file.open("a") as config_file:
+            config_file.write(aws_config_extra.rstrip("\n") + "\n")
     env = standin_env(workdir / "db.sqlite3", "standin_settings_s3", config, aws_files, extra=extra_env)
     prepare_database(env, seed, workdir)
     return start_standin(workdir, env, workers=workers)
@@ -267,6 +272,8 @@ class RecordingS3Front:
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.requests: list[tuple[str, str]] = []
+        # Per request: method, path, query string and the x-amz-request-payer header (None when absent).
+        self.details: list[tuple[str, str, str, Optional[str]]] = []
         self._lock = threading.Lock()
         self._server: Optional[ThreadingHTTPServer] = None
 
@@ -285,8 +292,11 @@ class RecordingS3Front:
                 pass
 
             def _forward(self) -> None:
+                parts = urlsplit(self.path)
                 with front._lock:
-                    front.requests.append((self.command, unquote(urlsplit(self.path).path)))
+                    front.requests.append((self.command, unquote(parts.path)))
+                    payer = self.headers.get("x-amz-request-payer")
+                    front.details.append((self.command, unquote(parts.path), parts.query, payer))
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -317,6 +327,11 @@ class RecordingS3Front:
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.details.clear()
+
+    def recorded_details(self) -> list[tuple[str, str, str, Optional[str]]]:
+        with self._lock:
+            return list(self.details)
 
     def recorded(self) -> list[tuple[str, str]]:
         with self._lock:

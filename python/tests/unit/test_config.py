@@ -153,3 +153,30 @@ def test_a_bad_accel_secret_file_is_named_without_its_content(
     assert message in str(raised.value)
     if content is not None:
         assert content.strip() not in str(raised.value)
+
+
+def test_egress_proxy_and_requester_pays() -> None:
+    settings = parse_settings(
+        {"MODE": "proxy", "EGRESS_PROXY": "http://proxy.internal:3128", "REQUESTER_PAYS": True}
+    )
+    assert (settings.egress_proxy, settings.requester_pays) == ("http://proxy.internal:3128", True)
+    assert (parse_settings(None).egress_proxy, parse_settings(None).requester_pays) == (None, False)
+    assert parse_settings({"MODE": "redirect", "EGRESS_PROXY": "http://10.0.0.1:8888/"}).egress_proxy
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"MODE": "accel", "EGRESS_PROXY": "http://proxy:3128"}, r"accel mode: nginx .* 'redirect'"),
+        ({"MODE": "proxy", "EGRESS_PROXY": "proxy:3128"}, r"'EGRESS_PROXY'.*http://host:port"),
+        ({"MODE": "proxy", "EGRESS_PROXY": "http://proxy"}, r"'EGRESS_PROXY'.*http://host:port"),
+        ({"MODE": "proxy", "EGRESS_PROXY": "socks5://proxy:1080"}, r"'EGRESS_PROXY'.*http://host:port"),
+        ({"MODE": "proxy", "EGRESS_PROXY": "http://u:p@proxy:3128"}, r"'EGRESS_PROXY'.*no place for secrets"),
+        ({"MODE": "proxy", "EGRESS_PROXY": "http://proxy:3128/x"}, r"'EGRESS_PROXY'.*without a path"),
+        ({"MODE": "proxy", "EGRESS_PROXY": "http://proxy:3128\n"}, r"'EGRESS_PROXY'.*whitespace"),
+        ({"REQUESTER_PAYS": "yes"}, r"'REQUESTER_PAYS'.*True or False"),
+    ],
+)
+def test_egress_proxy_and_requester_pays_mistakes(raw: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_settings(raw)

@@ -125,7 +125,12 @@ class Prober:
         return self._ask(row, path, read)
 
     def _ask(self, row: SampleAudit, path: S3Path, request: Any) -> Answer:
-        from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
+        from botocore.exceptions import (
+            ConnectionClosedError,
+            EndpointConnectionError,
+            ProxyConnectionError,
+            SSLError,
+        )
 
         if self.unreachable:
             return Answer(UNREACHABLE, reason="not asked: the S3 endpoint could not be reached earlier")
@@ -136,7 +141,10 @@ class Prober:
             return Answer(OK, request())
         except Exception as error:  # botocore, urllib3 while reading the body: all mapped, none re-raised
             mapped = s3.translate_error(error, path, "read")
-            unreachable = isinstance(error, (EndpointConnectionError, ConnectionClosedError))
+            # A TLS failure (or a proxy that refuses) is the endpoint's, not this object's: stop asking too.
+            unreachable = isinstance(
+                error, (EndpointConnectionError, ConnectionClosedError, ProxyConnectionError, SSLError)
+            )
         if unreachable or isinstance(mapped, s3.S3Timeout):
             self.unreachable = True
             endpoint = self.settings.endpoint_url or "AWS default"
@@ -151,7 +159,6 @@ class Prober:
 def _audit_client(settings: S3Settings) -> Any:
     """A client built like seqr's shared one (endpoint, signature, addressing, credentials), but with one
     attempt and capped timeouts; seqr's own client is left as it is."""
-    import boto3
     from botocore.config import Config
 
     config = s3.get_client(settings).meta.config.merge(
@@ -161,8 +168,8 @@ def _audit_client(settings: S3Settings) -> Any:
             retries=AUDIT_RETRIES,
         )
     )
-    session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
-    return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
+    # The same egress proxy (in the merged config), CA bundle (the profile's) and requester-pays flag.
+    return s3.new_client(settings, config)
 
 
 def _implicit_index_paths(file_path: str) -> list[str]:

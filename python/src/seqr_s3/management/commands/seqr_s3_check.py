@@ -26,6 +26,8 @@ def describe_configuration(settings: S3Settings) -> str:
         f"seqr_s3 {__version__} mode={settings.mode} endpoint={settings.endpoint_url or 'AWS default'} "
         f"region={settings.region or 'from boto3 chain'} profile={settings.profile or 'default chain'} "
         f"addressing={settings.addressing_style} credentials={source}"
+        f" egress_proxy={settings.egress_proxy or 'none'}"
+        f" requester_pays={'yes' if settings.requester_pays else 'no'}"
     )
 
 
