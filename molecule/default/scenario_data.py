@@ -31,6 +31,8 @@ PROJECT = "R0001_reads"
 OTHER_PROJECT = "R0002_other"
 USER = "analyst"
 OTHER_USER = "other_analyst"
+# A seqr data manager (is_staff): who may add IGV paths to an individual (real_seqr's test_60_add_igv_paths).
+MANAGER = "data_manager"
 UNICODE_KEY = "reads/with space/sämple ünïcode Ωmega.bam"
 # Registered to PROJECT but never uploaded: the object seqr_s3_audit must report missing.
 MISSING_KEY = "reads/audit/never-uploaded.bam"
@@ -106,6 +108,7 @@ def make(state_dir: Path) -> None:
         "users": [
             {"username": USER, "email": f"{USER}@example.org", "password": password},
             {"username": OTHER_USER, "email": f"{OTHER_USER}@example.org", "password": password},
+            {"username": MANAGER, "email": f"{MANAGER}@example.org", "password": password, "is_staff": True},
         ],
         "projects": [
             {"guid": PROJECT, "name": "S3 reads", "collaborators": [USER]},
@@ -141,6 +144,7 @@ def make(state_dir: Path) -> None:
         "other_project": OTHER_PROJECT,
         "user_email": f"{USER}@example.org",
         "other_user_email": f"{OTHER_USER}@example.org",
+        "manager_email": f"{MANAGER}@example.org",
         "large_seed": 7,
         "objects": objects,
         "missing_uri": missing_uri,

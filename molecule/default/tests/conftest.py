@@ -98,8 +98,8 @@ def igv_track_paths(scenario: Scenario) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def scenario() -> Scenario:
+def load_scenario() -> Scenario:
+    """What prepare left in Molecule's ephemeral directory (molecule/real_seqr/tests call it directly)."""
     state_dir = Path(_env("MOLECULE_EPHEMERAL_DIRECTORY")) / "scenario"
     manifest = json.loads((state_dir / "manifest.json").read_text())
     return Scenario(
@@ -108,6 +108,11 @@ def scenario() -> Scenario:
         seqr_url=f"http://{container_address(SEQR_CONTAINER)}",
         s3_endpoint=f"http://{container_address(S3_CONTAINER)}:7480",
     )
+
+
+@pytest.fixture(scope="session")
+def scenario() -> Scenario:
+    return load_scenario()
 
 
 @pytest.fixture(scope="session")
