@@ -60,7 +60,7 @@ def _median_ratio(
 
 
 def check_targets(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """Issue 7's targets with the measured value (median over repetitions) and whether each was met."""
+    """Issues 7's and 18's targets with the measured value (median over repetitions), each met or not."""
     raw = document["raw"]
 
     def median(workload: str, variant: str, metric: str) -> float | None:
@@ -131,6 +131,41 @@ def check_targets(document: dict[str, Any]) -> list[dict[str, Any]]:
                 1.3,
             )
         )
+    # Issue 18's targets for authorize once (seqr_s3_nginx_authorize_ttl), when the run measured it.
+    authorize = "accel+authorize"
+    if raw.get("small_ranges", {}).get(authorize):
+        rows += [
+            (
+                "accel+authorize ≤ 1.3x direct p50 on 64 KiB ranges",
+                _median_ratio(raw, "small_ranges", authorize, "direct", "total_p50_ms"),
+                "<=",
+                1.3,
+            ),
+            (
+                "accel+authorize ≥ 0.6x direct req/s at concurrency 8",
+                _median_ratio(raw, "concurrency", authorize, "direct", "req_per_s"),
+                ">=",
+                0.6,
+            ),
+            (
+                "accel+authorize: seqr requests per repetition of IGV sessions (2 URIs: index, BAM; largest)",
+                max(
+                    (rep.get("seqr_requests", 0) for rep in raw.get("igv_session", {}).get(authorize, [])),
+                    default=0,
+                ),
+                "<=",
+                2,
+            ),
+        ]
+        for suffix, streams in (("", "full-speed"), ("_8mbs", "8 MB/s")):
+            rows.append(
+                (
+                    f"accel+authorize: page p95 under 16 {streams} streams ≤ 1.3x idle",
+                    median("ordinary_under_load", authorize, f"loaded{suffix}_over_idle"),
+                    "<=",
+                    1.3,
+                )
+            )
     checks = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
     return [
         {
