@@ -41,13 +41,16 @@ def run_role(
     return run_playbook(playbook, variables, *extra)
 
 
-# validate.yml, home.yml and package.yml as main.yml runs them (after loading the IGV style hash table): the
-# package's installation without the rest of the role.
+# validate.yml, home.yml and package.yml as main.yml runs them (after loading the OS family's variables and the
+# IGV style hash table): the package's installation without the rest of the role.
 PACKAGE_PLAY = """- hosts: localhost
   connection: local
   gather_facts: true
   gather_subset: [min]
   tasks:
+    - name: Load the OS family's variables as main.yml does
+      ansible.builtin.include_vars:
+        file: {role_dir}/vars/{{{{ ansible_facts['os_family'] }}}}.yml
     - name: Load the IGV style hash table as main.yml does
       ansible.builtin.include_vars:
         file: {role_dir}/vars/igv_css_hashes.yml
