@@ -41,8 +41,8 @@ def run_role(
     return run_playbook(playbook, variables, *extra)
 
 
-# validate.yml, home.yml and package.yml as main.yml runs them (after loading the OS family's variables and the
-# IGV style hash table): the package's installation without the rest of the role.
+# validate.yml, home.yml and package.yml as main.yml runs them (after loading the OS family's variables and
+# the IGV style hash table): the package's installation without the rest of the role.
 PACKAGE_PLAY = """- hosts: localhost
   connection: local
   gather_facts: true
