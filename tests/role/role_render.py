@@ -248,4 +248,6 @@ def make_seqr_host(root: Path, user: str) -> dict[str, Any]:
         "seqr_s3_user": user,
         "seqr_s3_service_manager": "none",
         "seqr_s3_manage_csp": False,
+        # validate.yml judges the grants' folder (authorize once is on by default): this host's, not /run.
+        "seqr_s3_nginx_authorize_cache_path": str(root / "run" / "seqr_s3_nginx_authorize"),
     }

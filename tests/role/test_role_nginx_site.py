@@ -184,7 +184,9 @@ def test_role_single_site_check_accepts_good_and_rejects_bad(tmp_path: Path) -> 
     """files/nginx-test-site is what the template task's validate: runs before a site may go live."""
     script = ROLE_DIR / "files" / "nginx-test-site"
     good, bad = tmp_path / "good.conf", tmp_path / "bad.conf"
-    site = render_template("nginx_site.conf.j2", RESOLVER)
+    # `nginx -t` creates the folders a site names: the grants' folder goes into the test's own folder.
+    grants = {"seqr_s3_nginx_authorize_cache_path": str(tmp_path / "grants")}
+    site = render_template("nginx_site.conf.j2", {**RESOLVER, **grants})
     good.write_text(site)
     bad.write_text(site.replace("tcp_nopush off;", "tcp_nopush maybe;"))
 
