@@ -136,13 +136,17 @@ def _number(raw: dict[str, Any], key: str, default: float, low: float, high: flo
     return value
 
 
+def _refuse_blanks(key: str, value: str) -> None:
+    """Refuse whitespace and control characters: urlsplit drops them silently, ~/.aws/config would not."""
+    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise _fail(key, f"must not contain whitespace or control characters; got {value!r}")
+
+
 def _endpoint(raw: dict[str, Any]) -> Optional[str]:
     value = _optional_text(raw, "ENDPOINT_URL")
     if value is None:
         return None
-    # urlsplit drops tabs and newlines silently; the value itself would still carry them into ~/.aws/config.
-    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-        raise _fail("ENDPOINT_URL", f"must not contain whitespace or control characters; got {value!r}")
+    _refuse_blanks("ENDPOINT_URL", value)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _fail("ENDPOINT_URL", f"must be an http:// or https:// URL with a host; got {value!r}")
@@ -155,8 +159,7 @@ def _egress_proxy(raw: dict[str, Any]) -> Optional[str]:
     value = _optional_text(raw, "EGRESS_PROXY")
     if value is None:
         return None
-    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-        raise _fail("EGRESS_PROXY", f"must not contain whitespace or control characters; got {value!r}")
+    _refuse_blanks("EGRESS_PROXY", value)
     parts = urlsplit(value)
     try:
         port = parts.port
