@@ -2,7 +2,8 @@
 # The release check behind `make molecule-matrix`: the default Molecule scenario once per Debian release of the
 # seqr host (arguments, e.g. bullseye bookworm trixie), each from a fresh `molecule test`, and one row per run
 # appended to molecule/default/platforms.md: release, commit, result, verify's pytest counts, minutes, date.
-# Logs: .cache/molecule-matrix/<release>.log. Expects the collection installed (make collection-installed) and
+# With SEQR_S3_WHEELHOUSE set (a wheelhouse for that release's Python) converge runs with the seqr host cut off
+# every package index, and the row says so. Logs: .cache/molecule-matrix/<release>.log. Expects the collection installed (make collection-installed) and
 # igv-tools; the Makefile target does both. Exits non-zero when any release failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,8 @@ table=molecule/default/platforms.md
 mkdir -p .cache/molecule-matrix
 commit=$(git rev-parse --short HEAD)
 [ -z "$(git status --porcelain --untracked-files=no)" ] || commit="$commit+changes"
+offline=""
+[ -z "${SEQR_S3_WHEELHOUSE:-}" ] || offline=" (no package index: wheelhouse)"
 failed=0
 for release in "$@"; do
   log=.cache/molecule-matrix/$release.log
@@ -28,7 +31,7 @@ for release in "$@"; do
   # verify's pytest summary, e.g. "120 passed, 3 skipped in 1000.00s": the last one in the log.
   counts=$(grep -aoE '[0-9]+ (passed|failed|skipped|errors?)(, [0-9]+ [a-z]+)* in [0-9.]+s' "$log" | tail -n1 \
     | sed -E 's/ in [0-9.]+s$//')
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$release" "$commit" "$result" "${counts:-none (see log)}" \
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$release$offline" "$commit" "$result" "${counts:-none (see log)}" \
     "$minutes" "$(date -u +%Y-%m-%d)" >>"$table"
   echo "molecule-matrix: $release $result (${counts:-no verify counts}, $minutes min), log $log"
 done
