@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fills a wheelhouse for seqr hosts without a route to a package index (the role's seqr_s3_pip_wheelhouse):
-# the wheels of boto3 at the role's pinned version (seqr_s3_boto3_version in roles/seqr_s3/defaults/main.yml)
+# the wheels of boto3 at the version the role pins for the host's Python (roles/seqr_s3/vars/main.yml)
 # and of everything it depends on, for the seqr host's Python, not this machine's.
 # Usage: scripts/build-wheelhouse.sh [PYTHON] [DEST] [HOST_PYTHON_VERSION] [HOST_PLATFORM]
 #   DEST defaults to dist/wheelhouse. HOST_PYTHON_VERSION is the Python of seqr's virtualenv (pip's
@@ -17,7 +17,10 @@ dest=${2:-dist/wheelhouse}
 host_python=${3:-3.11}
 platform=${4:-manylinux2014_x86_64}
 
-boto3=$("$python" -c 'import yaml; print(yaml.safe_load(open("roles/seqr_s3/defaults/main.yml"))["seqr_s3_boto3_version"])')
+# The boto3 the role installs into a virtualenv of that Python (roles/seqr_s3/vars/main.yml's pins).
+boto3=$("$python" -c 'import sys, yaml
+pins = yaml.safe_load(open("roles/seqr_s3/vars/main.yml"))
+print(pins["__seqr_s3_boto3_pins"].get(sys.argv[1], pins["__seqr_s3_boto3_pin_default"]))' "$host_python")
 mkdir -p "$dest"
 # --only-binary: a host without an index cannot build an sdist's dependencies either; --python-version and
 # --platform need it anyway.

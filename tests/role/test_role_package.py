@@ -173,6 +173,19 @@ NO_INDEX = {
 }
 
 
+def role_boto3_pin(python: str) -> str:
+    """The boto3 version the role installs into a virtualenv of ``python`` (major.minor) by default."""
+    internal = yaml.safe_load((ROLE_DIR / "vars" / "main.yml").read_text())
+    return internal["__seqr_s3_boto3_pins"].get(python, internal["__seqr_s3_boto3_pin_default"])
+
+
+def test_role_boto3_pins_need_no_newer_python() -> None:
+    """Python 3.9 (Debian 11) gets the last boto3 that supports it; 3.10 and later the role's default pin."""
+    assert yaml.safe_load((ROLE_DIR / "defaults" / "main.yml").read_text())["seqr_s3_boto3_version"] == ""
+    assert role_boto3_pin("3.9") == "1.42.97"
+    assert role_boto3_pin("3.11") == role_boto3_pin("3.13") == "1.44.5"
+
+
 def test_role_installs_boto3_from_a_wheelhouse_with_no_index_reachable(tmp_path: Path) -> None:
     """seqr_s3_pip_wheelhouse (filled by scripts/build-wheelhouse.sh, `make wheelhouse`) is copied to the host
     and boto3 with its dependencies comes from it alone; a second run and check mode change nothing."""
@@ -203,7 +216,7 @@ def test_role_installs_boto3_from_a_wheelhouse_with_no_index_reachable(tmp_path:
         timeout=60,
         check=True,
     ).stdout.strip()
-    assert boto3 == yaml.safe_load((ROLE_DIR / "defaults" / "main.yml").read_text())["seqr_s3_boto3_version"]
+    assert boto3 == role_boto3_pin(host_python)
     copied = sorted(path.name for path in (Path(host["seqr_s3_home"]) / "wheelhouse").iterdir())
     assert copied == sorted(path.name for path in wheelhouse.iterdir())
 
@@ -213,18 +226,25 @@ def test_role_installs_boto3_from_a_wheelhouse_with_no_index_reachable(tmp_path:
         assert changed_count(again.stdout) == 0, again.stdout[-3000:]
 
 
+def _running_python_pin() -> str:
+    return role_boto3_pin(f"{sys.version_info.major}.{sys.version_info.minor}")
+
+
 @pytest.mark.parametrize(
-    ("folder", "said"),
-    [("missing", "(no such folder on the controller)"), ("empty", "boto3-1.44.5-*.whl")],
+    ("folder", "task", "said"),
+    [
+        ("missing", "Check that the wheelhouse is a folder", "(no such folder on the controller)"),
+        ("empty", "Check that the wheelhouse holds that boto3", f"no boto3-{_running_python_pin()}-*.whl"),
+    ],
     ids=["missing-folder", "no-boto3-wheel"],
 )
 def test_role_refuses_a_wheelhouse_without_boto3(
-    folder: str, said: str, seqr_host: dict, tmp_path: Path
+    folder: str, task: str, said: str, seqr_host: dict, tmp_path: Path
 ) -> None:
     (tmp_path / "empty").mkdir()
     playbook = write_package_play(tmp_path)
-    wheel = tmp_path / "seqr_s3-0.2.0-py3-none-any.whl"
-    wheel.write_bytes(b"never installed: validation stops first")
+    # A real wheel: the boto3 pin is checked after the package's own settings validation, which reads it.
+    wheel = _build(REPO_ROOT / "python", tmp_path / "wheel")
     variables = {
         **seqr_host,
         "seqr_s3_package_wheel": str(wheel),
@@ -232,5 +252,5 @@ def test_role_refuses_a_wheelhouse_without_boto3(
     }
     refused = run_playbook(playbook, variables)
     assert refused.returncode != 0
-    assert "Check the wheelhouse on the controller" in refused.stdout
+    assert task in refused.stdout
     assert said in refused.stdout and "make wheelhouse" in refused.stdout

@@ -179,7 +179,7 @@ BAD_VALUES = [
     ("seqr_s3_nginx_proxy_read_timeout", "600s; foo", "seqr_s3_nginx_proxy_read_timeout must be an nginx"),
     ("seqr_s3_nginx_s3_buffer_size", "64k; foo", "seqr_s3_nginx_s3_buffer_size must be an nginx size"),
     ("seqr_s3_nginx_track_buffers", "32 64k; foo", "seqr_s3_nginx_track_buffers must be a count and a size"),
-    ("seqr_s3_boto3_version", "1.0; rm", "seqr_s3_boto3_version must be an exact version"),
+    ("seqr_s3_boto3_version", "1.0; rm", "seqr_s3_boto3_version must be empty (the role's pin"),
     ("seqr_s3_user", "seqr\nx", "seqr_s3_user must be a user name"),
 ]
 
