@@ -102,14 +102,11 @@ demo-destroy: setup
 
 # molecule/real_seqr: the same hosts and checks against an operator's own seqr checkout (copied in without .git):
 # `make molecule-real-seqr SEQR_SOURCE=/path/to/seqr`. Without SEQR_SOURCE it says how to run it and succeeds.
+# The seqr host's Debian follows the checkout's Python (scripts/seqr_host_release.py; DEBIAN_RELEASE or
+# SEQR_S3_DEBIAN_RELEASE given overrides it); each run appends its row to molecule/real_seqr/RESULTS.md.
 molecule-real-seqr: collection-installed
-	@if [ -z "$(SEQR_SOURCE)" ]; then \
-	  echo "molecule-real-seqr: skipped, SEQR_SOURCE is unset (run: make molecule-real-seqr SEQR_SOURCE=/path/to/seqr)"; \
-	else \
-	  CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf bash scripts/build-image.sh bookworm && \
-	  SEQR_SOURCE="$(abspath $(SEQR_SOURCE))" CONTAINERS_CONF=$(CURDIR)/scripts/containers.conf \
-	    MOLECULE_EPHEMERAL_DIRECTORY=$(CURDIR)/.cache/molecule/real_seqr $(BIN)/molecule test -s real_seqr; \
-	fi
+	$(if $(filter command line environment,$(origin DEBIAN_RELEASE)),SEQR_S3_DEBIAN_RELEASE=$(DEBIAN_RELEASE)) \
+	  bash scripts/molecule-real-seqr.sh "$(if $(SEQR_SOURCE),$(abspath $(SEQR_SOURCE)))"
 
 # Benchmarks (issue 7): nginx -> seqr stand-in -> SeaweedFS on loopback, each mode against direct S3, nginx from
 # disk and the old approach. `bench` writes bench/results/<date>.json/.md/.png (run it on a quiet machine);
