@@ -22,8 +22,7 @@ boto3=$("$python" -c 'import sys, yaml
 pins = yaml.safe_load(open("roles/seqr_s3/vars/main.yml"))
 print(pins["__seqr_s3_boto3_pins"].get(sys.argv[1], pins["__seqr_s3_boto3_pin_default"]))' "$host_python")
 mkdir -p "$dest"
-# --only-binary: a host without an index cannot build an sdist's dependencies either; --python-version and
-# --platform need it anyway.
-"$python" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --implementation cp \
-  --python-version "$host_python" --platform "$platform" --dest "$dest" "boto3==$boto3"
+# Wheels only (a host without an index cannot build an sdist either), dependencies resolved for the host's
+# Python: pip alone would evaluate their markers for the Python running it (scripts/wheelhouse_resolve.py).
+"$python" scripts/wheelhouse_resolve.py "$dest" "$host_python" "$platform" "boto3==$boto3"
 echo "wheelhouse $(cd "$dest" && pwd): boto3 $boto3 for CPython $host_python on $platform ($(ls "$dest" | wc -l) wheels)"
