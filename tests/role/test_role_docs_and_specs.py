@@ -28,3 +28,19 @@ def test_readme_role_variables_table_matches_the_specs() -> None:
     assert current_readme_section() == readme_section(), (
         "run: .venv/bin/python tests/role/role_docs.py --write"
     )
+
+
+PLATFORMS_TABLE = ROLE_DIR.parents[1] / "molecule" / "default" / "platforms.md"
+
+
+def test_meta_claims_only_debian_releases_that_passed_the_scenario() -> None:
+    """meta/main.yml's platforms are releases with a passed run in molecule/default/platforms.md (written by
+    `make molecule-matrix`), or bookworm, which CI's `make test` runs on every commit."""
+    meta = yaml.safe_load((ROLE_DIR / "meta" / "main.yml").read_text())["galaxy_info"]["platforms"]
+    assert [platform["name"] for platform in meta] == ["Debian"]
+    passed = {"bookworm"}
+    for line in PLATFORMS_TABLE.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) >= 3 and cells[2] == "passed":
+            passed.add(cells[0].split()[0])
+    assert set(meta[0]["versions"]) <= passed
