@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import zipfile
-from email.parser import Parser
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
-from wheelhouse_resolve import marker_environment  # noqa: E402
+from wheelhouse_resolve import marker_environment, requirements_of  # noqa: E402
 
 
 def _wheelhouse(dest: Path, host_python: str) -> dict[str, Path]:
@@ -38,16 +35,10 @@ def _unmet(wheels: dict[str, Path], host_python: str) -> list[str]:
     environment = marker_environment(host_python)
     unmet = []
     for wheel in wheels.values():
-        with zipfile.ZipFile(wheel) as archive:
-            name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-            metadata = Parser().parsestr(archive.read(name).decode())
-        for line in metadata.get_all("Requires-Dist") or []:
-            requirement = Requirement(line)
-            if requirement.marker is not None and not requirement.marker.evaluate(environment):
-                continue
+        for requirement in requirements_of(wheel, environment):
             held = wheels.get(canonicalize_name(requirement.name))
             if held is None or parse_wheel_filename(held.name)[1] not in requirement.specifier:
-                unmet.append(f"{wheel.name}: {line}")
+                unmet.append(f"{wheel.name}: {requirement}")
     return unmet
 
 
