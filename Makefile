@@ -35,10 +35,14 @@ collection: setup
 # pinned version and its dependencies, as wheels for the seqr host's Python, in dist/wheelhouse. Set the host's
 # Python (pip's --python-version) and platform (pip's --platform):
 # `make wheelhouse WHEELHOUSE_PYTHON=3.9` for Debian 11, 3.11 for Debian 12 (default), 3.13 for Debian 13.
+# WHEELHOUSE_EXTRA="urllib3==2.6.3" adds versions seqr's virtualenv has that boto3's install would replace (the
+# role names them when it refuses a wheelhouse without them): removal puts them back from it.
 WHEELHOUSE_PYTHON ?= 3.11
 WHEELHOUSE_PLATFORM ?= manylinux2014_x86_64
+WHEELHOUSE_EXTRA ?=
 wheelhouse: setup
-	bash scripts/build-wheelhouse.sh $(BIN)/python dist/wheelhouse $(WHEELHOUSE_PYTHON) $(WHEELHOUSE_PLATFORM)
+	bash scripts/build-wheelhouse.sh $(BIN)/python dist/wheelhouse $(WHEELHOUSE_PYTHON) $(WHEELHOUSE_PLATFORM) \
+	  $(WHEELHOUSE_EXTRA)
 
 # molecule-real-seqr only prints its skip line unless SEQR_SOURCE names a seqr checkout (CI has none).
 test: lint unit browser bench-smoke molecule molecule-real-seqr

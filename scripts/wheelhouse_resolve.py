@@ -6,8 +6,9 @@ a wheelhouse for Python 3.9 gets urllib3 2, which botocore there refuses. So eac
 --no-deps, its Requires-Dist markers are evaluated for the target Python here, and the specifiers every
 dependent asks for are combined until nothing changes.
 
-Usage: wheelhouse_resolve.py DEST HOST_PYTHON PLATFORM REQUIREMENT  (e.g. dist/wheelhouse 3.9
-manylinux2014_x86_64 boto3==1.42.97). Prints one line per wheel kept.
+Usage: wheelhouse_resolve.py DEST HOST_PYTHON PLATFORM REQUIREMENT...  (e.g. dist/wheelhouse 3.9
+manylinux2014_x86_64 boto3==1.42.97 urllib3==2.6.3). Each requirement is resolved on its own, so two may keep
+two versions of one project (pip picks the one its constraints allow). Prints one line per wheel kept.
 """
 
 from __future__ import annotations
@@ -103,18 +104,26 @@ def resolve(dest: Path, host_python: str, platform: str, root: str) -> dict[str,
             chosen.pop(name).unlink()
         chosen[name] = download(dest, host_python, platform, name, combined)
         pending.extend(requirements_of(chosen[name], environment))
-    # Other versions of the chosen projects, left by an earlier run into this folder, would let pip pick them.
-    for wheel in dest.glob("*.whl"):
-        project, _, _, _ = parse_wheel_filename(wheel.name)
-        if canonicalize_name(project) in chosen and chosen[canonicalize_name(project)] != wheel:
-            wheel.unlink()
     return chosen
 
 
+def prune(dest: Path, kept: set[Path]) -> None:
+    """Delete other versions of the kept wheels' projects, left by an earlier run into this folder: pip could
+    pick them over the resolved ones."""
+    projects = {canonicalize_name(parse_wheel_filename(wheel.name)[0]) for wheel in kept}
+    for wheel in dest.glob("*.whl"):
+        if canonicalize_name(parse_wheel_filename(wheel.name)[0]) in projects and wheel not in kept:
+            wheel.unlink()
+
+
 def main() -> None:
-    dest, host_python, platform, root = sys.argv[1:5]
-    for name, wheel in sorted(resolve(Path(dest), host_python, platform, root).items()):
-        print(f"{name}: {wheel.name}")
+    dest, host_python, platform, *roots = sys.argv[1:]
+    kept: set[Path] = set()
+    for root in roots:
+        for name, wheel in sorted(resolve(Path(dest), host_python, platform, root).items()):
+            print(f"{root}: {name}: {wheel.name}")
+            kept.add(wheel)
+    prune(Path(dest), kept)
 
 
 if __name__ == "__main__":

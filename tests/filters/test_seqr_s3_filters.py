@@ -44,6 +44,7 @@ def test_ansible_sees_every_filter_under_a_role_prefixed_name() -> None:
         "seqr_s3_nginx_resolvers",
         "seqr_s3_settings_errors",
         "seqr_s3_redact",
+        "seqr_s3_missing_wheels",
     }
 
 
@@ -325,3 +326,30 @@ def test_redact_hides_the_secret_and_each_of_its_parts() -> None:
     assert "t0ken" not in hidden and "pypi.internal" not in hidden
     assert hidden.startswith("Looking in indexes: <args>")
     assert filters.redact("nothing to hide", "", "<args>") == "nothing to hide"
+
+
+# --- seqr_s3_missing_wheels -----------------------------------------------------------------------------
+
+WHEELHOUSE_FOR_PY39 = [
+    "/wh/boto3-1.42.97-py3-none-any.whl",
+    "/wh/urllib3-1.26.20-py2.py3-none-any.whl",
+    "/wh/python_dateutil-2.9.0.post0-py2.py3-none-any.whl",
+    "/wh/README.txt",
+]
+
+
+def test_missing_wheels_names_each_version_the_wheelhouse_cannot_put_back() -> None:
+    wanted = {"urllib3": "2.6.3", "python-dateutil": "2.9.0.post0", "Django": "4.2.16"}
+    assert filters.missing_wheels(wanted, WHEELHOUSE_FOR_PY39) == ["Django==4.2.16", "urllib3==2.6.3"]
+
+
+def test_missing_wheels_can_ignore_distributions_the_wheelhouse_has_no_wheel_of() -> None:
+    # pip without an index cannot replace Django from this wheelhouse; urllib3 it can, to 1.26.20.
+    wanted = {"urllib3": "2.6.3", "Django": "4.2.16", "Python_DateUtil": "2.9.0.post0"}
+    assert filters.missing_wheels(wanted, WHEELHOUSE_FOR_PY39, True) == ["urllib3==2.6.3"]
+    assert filters.missing_wheels({"urllib3": "1.26.20"}, WHEELHOUSE_FOR_PY39, True) == []
+
+
+def test_missing_wheels_refuses_a_list_where_a_mapping_belongs() -> None:
+    with pytest.raises(filters.SeqrS3FilterError, match="name -> version"):
+        filters.missing_wheels(["urllib3==2.6.3"], WHEELHOUSE_FOR_PY39)

@@ -287,6 +287,35 @@ def _settings_errors_from(settings: Any, import_root: str, location: str) -> lis
         sys.modules.update(saved_modules)
 
 
+def _distribution_key(name: str) -> str:
+    """A distribution name as packaging normalises it (PEP 503): case and runs of - _ . do not matter."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def missing_wheels(wanted: Any, wheel_files: Iterable[Any], only_projects_present: bool = False) -> list[str]:
+    """Return "name==version" for each entry of ``wanted`` (name -> version) with no wheel in ``wheel_files``.
+
+    ``wheel_files`` are wheel file names or paths (``name-version-...whl``). With ``only_projects_present``,
+    a name with no wheel at any version is not missing: pip without an index cannot replace it, so only
+    projects the wheelhouse holds at some other version matter.
+    """
+    if not isinstance(wanted, Mapping):
+        raise SeqrS3FilterError(f"missing_wheels wants name -> version, not {type(wanted).__name__}")
+    available: dict[str, set[str]] = {}
+    for wheel_file in wheel_files:
+        parts = os.path.basename(str(wheel_file)).split("-")
+        if len(parts) >= 5 and parts[-1].endswith(".whl"):
+            available.setdefault(_distribution_key(parts[0]), set()).add(parts[1])
+    missing = []
+    for name, version in sorted(wanted.items(), key=lambda item: _distribution_key(str(item[0]))):
+        versions = available.get(_distribution_key(str(name)))
+        if versions is None and only_projects_present:
+            continue
+        if str(version) not in (versions or set()):
+            missing.append(f"{name}=={version}")
+    return missing
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "seqr_s3_csp_hash": csp_hash_source,
     "seqr_s3_csp_sources": csp_sources,
@@ -295,6 +324,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "seqr_s3_nginx_resolvers": nginx_resolvers,
     "seqr_s3_settings_errors": settings_errors,
     "seqr_s3_redact": redact,
+    "seqr_s3_missing_wheels": missing_wheels,
 }
 
 
