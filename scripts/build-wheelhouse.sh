@@ -22,9 +22,7 @@ platform=${4:-manylinux2014_x86_64}
 extras=("${@:5}")
 
 # The boto3 the role installs into a virtualenv of that Python (roles/seqr_s3/vars/main.yml's pins).
-boto3=$("$python" -c 'import sys, yaml
-pins = yaml.safe_load(open("roles/seqr_s3/vars/main.yml"))
-print(pins["__seqr_s3_boto3_pins"].get(sys.argv[1], pins["__seqr_s3_boto3_pin_default"]))' "$host_python")
+boto3=$("$python" scripts/wheelhouse_resolve.py --role-boto3-pin "$host_python")
 mkdir -p "$dest"
 # Wheels only (a host without an index cannot build an sdist either), dependencies resolved for the host's
 # Python: pip alone would evaluate their markers for the Python running it (scripts/wheelhouse_resolve.py).

@@ -6,7 +6,8 @@ a wheelhouse for Python 3.9 gets urllib3 2, which botocore there refuses. So eac
 --no-deps, its Requires-Dist markers are evaluated for the target Python here, and the specifiers every
 dependent asks for are combined until nothing changes.
 
-Usage: wheelhouse_resolve.py DEST HOST_PYTHON PLATFORM REQUIREMENT...  (e.g. dist/wheelhouse 3.9
+Usage: wheelhouse_resolve.py --role-boto3-pin HOST_PYTHON  (prints the boto3 version the role installs there)
+       wheelhouse_resolve.py DEST HOST_PYTHON PLATFORM REQUIREMENT...  (e.g. dist/wheelhouse 3.9
 manylinux2014_x86_64 boto3==1.42.97 urllib3==2.6.3). Each requirement is resolved on its own, so two may keep
 two versions of one project (pip picks the one its constraints allow). Prints one line per wheel kept.
 """
@@ -19,9 +20,19 @@ import zipfile
 from email.parser import Parser
 from pathlib import Path
 
+import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
+
+ROLE_VARS = Path(__file__).resolve().parents[1] / "roles" / "seqr_s3" / "vars" / "main.yml"
+
+
+def role_boto3_pin(host_python: str) -> str:
+    """The boto3 version the role installs into a virtualenv of ``host_python`` (major.minor) by default: its
+    pin table in roles/seqr_s3/vars/main.yml, the only place it is written."""
+    internal = yaml.safe_load(ROLE_VARS.read_text())
+    return str(internal["__seqr_s3_boto3_pins"].get(host_python, internal["__seqr_s3_boto3_pin_default"]))
 
 
 def marker_environment(host_python: str) -> dict[str, str]:
@@ -117,6 +128,9 @@ def prune(dest: Path, kept: set[Path]) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--role-boto3-pin"]:
+        print(role_boto3_pin(sys.argv[2]))
+        return
     dest, host_python, platform, *roots = sys.argv[1:]
     kept: set[Path] = set()
     for root in roots:

@@ -23,6 +23,9 @@ import yaml
 from role_play import write_package_play
 from role_render import REPO_ROOT, ROLE_DIR, changed_count, make_seqr_host, run_playbook
 
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+from wheelhouse_resolve import role_boto3_pin
+
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-wheel.sh"
 PACKAGE_DIR = REPO_ROOT / "python" / "src" / "seqr_s3"
 MARKER = "# rebuilt by test_role_package"
@@ -171,12 +174,6 @@ NO_INDEX = {
     "PIP_EXTRA_INDEX_URL": None,
     "PIP_FIND_LINKS": None,
 }
-
-
-def role_boto3_pin(python: str) -> str:
-    """The boto3 version the role installs into a virtualenv of ``python`` (major.minor) by default."""
-    internal = yaml.safe_load((ROLE_DIR / "vars" / "main.yml").read_text())
-    return internal["__seqr_s3_boto3_pins"].get(python, internal["__seqr_s3_boto3_pin_default"])
 
 
 def test_role_boto3_pins_need_no_newer_python() -> None:
