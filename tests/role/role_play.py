@@ -118,6 +118,7 @@ class SeqrStandinHost:
         self.sites_enabled.mkdir(parents=True)
         self.aws_dir = root / "seqr_user_home" / ".aws"
         self.restarted = root / "seqr-was-restarted"
+        self.nginx_reloaded = root / "nginx-was-reloaded"
         self.nginx_prefix = root / "nginx_prefix"
         (self.nginx_prefix / "logs").mkdir(parents=True)
         self.nginx_conf = self.nginx_prefix / "nginx.conf"
@@ -165,6 +166,7 @@ class SeqrStandinHost:
                 "-c",
                 str(self.nginx_conf),
             ],
+            "__seqr_s3_nginx_reload_argv": ["touch", str(self.nginx_reloaded)],
             "__seqr_s3_aws_dir": str(self.aws_dir),
             # Authorize once is on in accel by default: its grants' folder in the temp folder, not /run.
             "seqr_s3_nginx_authorize_cache_path": str(self.root / "run_seqr_s3_nginx_authorize"),

@@ -76,7 +76,15 @@ def test_single_site_check_hands_the_cache_folder_to_nginxs_user(tmp_path: Path)
     try:
         candidate = tmp_path / "site.conf"
         candidate.write_text(
-            render_template("nginx_site.conf.j2", {**CACHE_ON, "seqr_s3_nginx_slice_cache_path": str(folder)})
+            render_template(
+                "nginx_site.conf.j2",
+                {
+                    **CACHE_ON,
+                    "seqr_s3_nginx_slice_cache_path": str(folder),
+                    # nginx -t creates the grants' folder too: this test's, not /run's.
+                    "seqr_s3_nginx_authorize_cache_path": str(folder / "grants"),
+                },
+            )
         )
         script = ROLE_DIR / "files" / "nginx-test-site"
         done = subprocess.run(
