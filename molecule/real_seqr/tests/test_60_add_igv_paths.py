@@ -12,6 +12,7 @@ seqr's log must say why. The rows, individuals and objects made here are removed
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import re
@@ -90,7 +91,15 @@ class Added:
             f"IgvSample.objects.filter(individual__guid='{self.guids[individual]}').order_by('id')]; "
             f"print('{ROWS_MARK}' + json.dumps(dict(index_field='index_file_path' in fields, rows=rows)))"
         )
-        return _marked_json(self.seqr_host.run(f'{MANAGE} shell -c "{code}"'), ROWS_MARK)
+        return _marked_json(_django_shell(self.seqr_host, code), ROWS_MARK)
+
+
+def _django_shell(seqr_host: testinfra.host.Host, code: str) -> Any:
+    """Run ``code`` in seqr's `manage.py shell` with a globals dict of its own: Django before 3.2 (seqr of
+    2021) exec's the command in a function's locals, where a comprehension cannot see names it imported."""
+    encoded = base64.b64encode(code.encode()).decode()
+    wrapped = f"import base64; exec(base64.b64decode('{encoded}').decode(), {{}})"
+    return seqr_host.run(f'{MANAGE} shell -c "{wrapped}"')
 
 
 def _marked_json(result: Any, mark: str) -> Any:
@@ -112,7 +121,7 @@ def _remove_individuals(seqr_host: testinfra.host.Host) -> None:
         f"Individual.objects.filter(family__guid='{FAMILY}', individual_id__in=ids).delete(); "
         f"print('{REMOVED_MARK}' + str(len(ids)))"
     )
-    _marked_json(seqr_host.run(f'{MANAGE} shell -c "{code}"'), REMOVED_MARK)
+    _marked_json(_django_shell(seqr_host, code), REMOVED_MARK)
 
 
 def _make_individuals(seqr_host: testinfra.host.Host) -> dict[str, str]:
@@ -124,7 +133,7 @@ def _make_individuals(seqr_host: testinfra.host.Host) -> dict[str, str]:
         f"for i in {list(INDIVIDUALS)!r}}}; "
         f"print('{INDIVIDUALS_MARK}' + json.dumps(guids))"
     )
-    return _marked_json(seqr_host.run(f'{MANAGE} shell -c "{code}"'), INDIVIDUALS_MARK)
+    return _marked_json(_django_shell(seqr_host, code), INDIVIDUALS_MARK)
 
 
 @pytest.fixture(scope="module")
