@@ -7,6 +7,7 @@
 # igv-tools; the Makefile target does both. Exits non-zero when any release failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+source scripts/run-record.sh
 [ $# -gt 0 ] || { echo "usage: $0 RELEASE..." >&2; exit 2; }
 export CONTAINERS_CONF=$PWD/scripts/containers.conf
 export MOLECULE_EPHEMERAL_DIRECTORY=$PWD/.cache/molecule/default
@@ -27,10 +28,8 @@ for release in "$@"; do
     result=FAILED
     failed=1
   fi
-  minutes=$(( ($(date +%s) - start + 30) / 60 ))
-  # verify's pytest summary, e.g. "120 passed, 3 skipped in 1000.00s": the last one in the log.
-  counts=$(grep -aoE '[0-9]+ (passed|failed|skipped|errors?)(, [0-9]+ [a-z]+)* in [0-9.]+s' "$log" | tail -n1 \
-    | sed -E 's/ in [0-9.]+s$//')
+  minutes=$(run_minutes "$start")
+  counts=$(verify_counts "$log")
   printf '| %s | %s | %s | %s | %s | %s |\n' "$release$offline" "$commit" "$result" "${counts:-none (see log)}" \
     "$minutes" "$(date -u +%Y-%m-%d)" >>"$table"
   echo "molecule-matrix: $release $result (${counts:-no verify counts}, $minutes min), log $log"

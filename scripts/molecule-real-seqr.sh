@@ -7,6 +7,7 @@
 # .cache/molecule-real-seqr/<seqr commit>.log. Expects the collection installed (the Makefile target does that).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+source scripts/run-record.sh
 source_dir=${1:-}
 if [ -z "$source_dir" ]; then
   echo "molecule-real-seqr: skipped, SEQR_SOURCE is unset (run: make molecule-real-seqr SEQR_SOURCE=/path/to/seqr)"
@@ -41,10 +42,8 @@ if bash scripts/build-image.sh bookworm 2>&1 | tee -a "$log" && bash scripts/bui
 else
   result=FAILED
 fi
-minutes=$(( ($(date +%s) - start + 30) / 60 ))
-# verify's pytest summary, e.g. "154 passed, 14 skipped in 1500.00s": the last one in the log.
-counts=$(grep -aoE '[0-9]+ (passed|failed|skipped|errors?)(, [0-9]+ [a-z]+)* in [0-9.]+s' "$log" | tail -n1 \
-  | sed -E 's/ in [0-9.]+s$//')
+minutes=$(run_minutes "$start")
+counts=$(verify_counts "$log")
 printf '| %s | %s | Debian %s (%s) | %s | %s | %s | %s | %s |\n' "$seqr_commit" "$seqr_date" "${debian[$release]}" \
   "$release" "$host_python" "$result" "${counts:-none (see log)}" "$minutes" "$(date -u +%Y-%m-%d)" \
   >>molecule/real_seqr/RESULTS.md
