@@ -9,7 +9,9 @@ cached answers must equal byte for byte, including seqr's handling of malformed 
 
 from __future__ import annotations
 
+import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ from s3_track_support import RANGE_BATTERY, RangeCase, TcpForwarder, track_url
 PROJECT_1 = "R0001_project_1"
 PROJECT_2 = "R0002_project_2"
 SLICE_SIZE = 1 << 20
+# nginx names a finished cache file by the MD5 of its key.
+FINAL_CACHE_NAME = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass
@@ -36,6 +40,17 @@ class CacheFront:
 
     def cached_files(self) -> set[Path]:
         return {path for path in (self.cache_dir / "slices").rglob("*") if path.is_file()}
+
+    def settled_slices(self, wait_seconds: float = 60) -> set[Path]:
+        """The cached slices once nginx has finished writing them. A client's range can be answered before
+        the whole slice holding it has come from S3; until then nginx writes it to ``<key>.<number>`` beside
+        its final name (use_temp_path=off), and a second read of it still goes to S3."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            files = self.cached_files()
+            if all(FINAL_CACHE_NAME.fullmatch(path.name) for path in files) or time.monotonic() > deadline:
+                return files
+            time.sleep(0.05)
 
     def empty(self) -> None:
         """Delete every cached slice (nginx then treats its remembered keys as misses)."""
@@ -138,7 +153,7 @@ def test_cold_read_fills_the_cache_and_a_warm_one_needs_no_s3(
     header = f"bytes={offset}-{offset + 65535}"
     cold = fetch(front, large.s3_path, Range=header)
     assert (cold.status_code, cold.content) == (206, data[offset : offset + 65536])
-    assert len(front.cached_files()) == 1, "one slice fetched, one cache file"
+    assert len(front.settled_slices()) == 1, "one slice fetched, one cache file"
 
     forwarder.stop()
     try:
@@ -195,7 +210,7 @@ def test_users_without_access_are_refused_while_the_slices_are_cached(
     data = bam.read_local()
     warm = fetch(front, bam.s3_path, Range="bytes=0-65535")
     assert (warm.status_code, warm.content) == (206, data[:65536])
-    assert front.cached_files(), "the slice is on disk"
+    assert front.settled_slices(), "the slice is on disk"
 
     member_of_project_2 = standin_data.users["other"]
     other = login_session(front.base_url, member_of_project_2.email, member_of_project_2.password)
@@ -216,11 +231,11 @@ def test_store_errors_are_clean_and_never_cached(front: CacheFront, s3_bucket, s
     # <registered bam>.tbi passes seqr's access check as a derived index name, but does not exist in S3 yet.
     bam = s3_bucket["bam"]
     tbi_key = bam.key + ".tbi"
-    before = front.cached_files()
+    before = front.settled_slices()
     missing = fetch(front, bam.s3_path + ".tbi", Range="bytes=0-9")
     assert (missing.status_code, missing.text) == (404, "Not found in the read store\n")
     assert missing.headers.get("x-amz-request-id") is None
-    assert front.cached_files() == before, "a 404 must not be cached"
+    assert front.settled_slices() == before, "a 404 must not be cached"
 
     admin = s3_server.client()
     admin.put_object(Bucket=s3_bucket.name, Key=tbi_key, Body=b"0123456789abcdef")
