@@ -32,13 +32,17 @@ NO_INDEX = {
 }
 
 
+def _host_python() -> str:
+    """The stand-in virtualenv's Python (this one's), as a seqr host's would be."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """boto3 at the role's pin for this Python, its dependencies, and urllib3 2.2.0 (WHEELHOUSE_EXTRA)."""
     folder = tmp_path_factory.mktemp("wheelhouse")
-    host_python = f"{sys.version_info.major}.{sys.version_info.minor}"
     subprocess.run(
-        ["bash", str(WHEELHOUSE_SCRIPT), sys.executable, str(folder), host_python, PLATFORM, REPLACED],
+        ["bash", str(WHEELHOUSE_SCRIPT), sys.executable, str(folder), _host_python(), PLATFORM, REPLACED],
         check=True,
         capture_output=True,
         timeout=600,
@@ -122,3 +126,31 @@ def test_removal_puts_back_the_replaced_version_with_no_index_and_checks_first(
     assert removed.returncode == 0, removed.stdout[-3000:]
     assert _venv_packages(host) == packages_before
     assert host.settings.read_text() == SeqrStandinHost.SETTINGS
+
+
+def test_a_new_boto3_pin_needs_no_wheel_of_the_boto3_the_role_installed(
+    wheelhouse: Path, tmp_path: Path
+) -> None:
+    """boto3 and what came with it are the role's (removal uninstalls them): a wheelhouse for another boto3
+    need not hold the versions installed now, only what was there before the role (urllib3 2.2.0)."""
+    host = _host_with_urllib3_220(tmp_path / "host", wheelhouse)
+    first = _run(host, tmp_path, wheelhouse)
+    assert first.returncode == 0, first.stdout[-3000:]
+    installed = _venv_packages(host)
+    major, minor, patch = installed["boto3"].split(".")
+    other = f"{major}.{minor}.{int(patch) - 1}"
+    newer = tmp_path / "wheelhouse_for_another_pin"
+    extras = [REPLACED, f"boto3=={other}"]
+    subprocess.run(
+        ["bash", str(WHEELHOUSE_SCRIPT), sys.executable, str(newer), _host_python(), PLATFORM, *extras],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    for name in ("boto3", "botocore"):
+        (newer / f"{name}-{installed[name]}-py3-none-any.whl").unlink()
+
+    upgraded = _run(host, tmp_path, newer, seqr_s3_boto3_version=other)
+
+    assert upgraded.returncode == 0, upgraded.stdout[-3000:]
+    assert _venv_packages(host)["boto3"] == other
