@@ -17,7 +17,15 @@ from typing import Any
 
 from role_render import DEBIAN_MODULES, ROLE_DIR, built_wheel, changed_count, run_playbook
 
-__all__ = ["changed_count", "run_playbook", "run_role", "write_package_play"]
+__all__ = ["NO_INDEX", "changed_count", "run_playbook", "run_role", "write_package_play"]
+
+# pip with no configuration file, no find-links and an index nobody answers on: any index use fails.
+NO_INDEX = {
+    "PIP_CONFIG_FILE": os.devnull,
+    "PIP_INDEX_URL": "http://127.0.0.1:9/simple/",
+    "PIP_EXTRA_INDEX_URL": None,
+    "PIP_FIND_LINKS": None,
+}
 
 # force_handlers as in playbooks/site.yml: a failed run still runs the handlers it notified.
 PLAY = """- hosts: localhost

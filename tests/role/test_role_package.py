@@ -10,7 +10,6 @@ installed again.
 from __future__ import annotations
 
 import getpass
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 import tomllib
 import yaml
-from role_play import write_package_play
+from role_play import NO_INDEX, write_package_play
 from role_render import REPO_ROOT, ROLE_DIR, changed_count, make_seqr_host, run_playbook
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
@@ -167,13 +166,6 @@ def test_role_refuses_a_wheel_that_is_not_one(wheel: str, said: str, seqr_host: 
 
 
 WHEELHOUSE_SCRIPT = REPO_ROOT / "scripts" / "build-wheelhouse.sh"
-# pip with no configuration file, no find-links and an index nobody answers on: any index use fails.
-NO_INDEX = {
-    "PIP_CONFIG_FILE": os.devnull,
-    "PIP_INDEX_URL": "http://127.0.0.1:9/simple/",
-    "PIP_EXTRA_INDEX_URL": None,
-    "PIP_FIND_LINKS": None,
-}
 
 
 def test_role_boto3_pins_need_no_newer_python() -> None:

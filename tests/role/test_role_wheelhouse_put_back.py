@@ -16,20 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from role_play import PLAY, SeqrStandinHost, tree_listing
+from role_play import NO_INDEX, PLAY, SeqrStandinHost, tree_listing
 from role_render import REPO_ROOT, run_playbook
 
 WHEELHOUSE_SCRIPT = REPO_ROOT / "scripts" / "build-wheelhouse.sh"
 REPLACED = "urllib3==2.2.0"
 REPLACED_WHEEL = "urllib3-2.2.0-py3-none-any.whl"
 PLATFORM = "manylinux2014_x86_64"
-# pip with no configuration file, no find-links and an index nobody answers on: any index use fails.
-NO_INDEX = {
-    "PIP_CONFIG_FILE": "/dev/null",
-    "PIP_INDEX_URL": "http://127.0.0.1:9/simple/",
-    "PIP_EXTRA_INDEX_URL": None,
-    "PIP_FIND_LINKS": None,
-}
 
 
 def _host_python() -> str:
