@@ -45,6 +45,7 @@ def test_ansible_sees_every_filter_under_a_role_prefixed_name() -> None:
         "seqr_s3_settings_errors",
         "seqr_s3_redact",
         "seqr_s3_missing_wheels",
+        "seqr_s3_versions_after_removal",
     }
 
 
@@ -353,3 +354,32 @@ def test_missing_wheels_can_ignore_distributions_the_wheelhouse_has_no_wheel_of(
 def test_missing_wheels_refuses_a_list_where_a_mapping_belongs() -> None:
     with pytest.raises(filters.SeqrS3FilterError, match="name -> version"):
         filters.missing_wheels(["urllib3==2.6.3"], WHEELHOUSE_FOR_PY39)
+
+
+# --- seqr_s3_versions_after_removal ---------------------------------------------------------------------
+
+
+def test_versions_after_removal_drops_what_the_role_added_and_restores_what_it_replaced() -> None:
+    installed = {
+        "Django": "4.2.16",
+        "urllib3": "1.26.20",
+        "boto3": "1.42.97",
+        "jmespath": "1.0.1",
+        "seqr-s3": "0.2.0",
+    }
+    before = {"Django": "4.2.16", "urllib3": "2.2.0", "seqr-s3": "0.1.0"}
+    assert filters.versions_after_removal(installed, before, ["boto3", "JMESPath"]) == {
+        "Django": "4.2.16",
+        "urllib3": "2.2.0",
+    }
+
+
+def test_versions_after_removal_keeps_everything_but_seqr_s3_without_records() -> None:
+    assert filters.versions_after_removal({"urllib3": "2.2.0", "seqr_s3": "0.2.0"}, {}, []) == {
+        "urllib3": "2.2.0"
+    }
+
+
+def test_versions_after_removal_refuses_a_record_that_is_not_a_mapping() -> None:
+    with pytest.raises(filters.SeqrS3FilterError, match="name -> version"):
+        filters.versions_after_removal({"urllib3": "2.2.0"}, ["urllib3==2.2.0"], [])

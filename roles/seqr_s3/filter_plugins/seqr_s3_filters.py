@@ -316,6 +316,25 @@ def missing_wheels(wanted: Any, wheel_files: Iterable[Any], only_projects_presen
     return missing
 
 
+def versions_after_removal(installed: Any, before: Any, added: Iterable[Any]) -> dict[str, str]:
+    """Return name -> version for each package seqr's virtualenv keeps once ``seqr_s3_state: absent`` has run.
+
+    ``installed`` is the virtualenv now, ``before`` the role's record from before its first install and
+    ``added`` the packages that install brought in. Removal uninstalls the added ones and seqr_s3, and puts
+    back the recorded version of any other package the role's installs replaced.
+    """
+    if not isinstance(installed, Mapping) or not isinstance(before, Mapping):
+        raise SeqrS3FilterError(
+            "versions_after_removal wants name -> version for the virtualenv and its record"
+        )
+    uninstalled = {_distribution_key(str(name)) for name in added} | {"seqr-s3"}
+    return {
+        name: str(before.get(name, version))
+        for name, version in installed.items()
+        if _distribution_key(str(name)) not in uninstalled
+    }
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "seqr_s3_csp_hash": csp_hash_source,
     "seqr_s3_csp_sources": csp_sources,
@@ -325,6 +344,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "seqr_s3_settings_errors": settings_errors,
     "seqr_s3_redact": redact,
     "seqr_s3_missing_wheels": missing_wheels,
+    "seqr_s3_versions_after_removal": versions_after_removal,
 }
 
 
