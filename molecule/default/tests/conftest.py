@@ -38,6 +38,10 @@ REQUEST_TIMEOUT = 120  # seconds; generous, the 256 MiB object is read whole in 
 # real_seqr runs these tests too; upstream seqr without its UI build has no page that embeds igv.js.
 NO_IGV_PAGE = os.environ.get("SEQR_S3_NO_IGV_PAGE", "")
 needs_igv_page = pytest.mark.skipif(bool(NO_IGV_PAGE), reason=NO_IGV_PAGE)
+# How the seqr unit runs manage.py: its environment file, as the seqr user, in the checkout.
+MANAGE = (
+    "cd /seqr && set -a && . /etc/default/seqr && set +a && runuser -u seqr -- /opt/venv/bin/python manage.py"
+)
 # What encodeURIComponent leaves unescaped besides letters and digits.
 URI_SAFE = "-_.!~*'()"
 

@@ -11,15 +11,11 @@ import pytest
 import requests
 import testinfra
 import yaml
-from conftest import EXPECTED_CHECK_WARNINGS, REQUEST_TIMEOUT, Scenario, ensure_role
+from conftest import EXPECTED_CHECK_WARNINGS, MANAGE, REQUEST_TIMEOUT, Scenario, ensure_role
 
 ROLE_DIR = Path(__file__).resolve().parents[3] / "roles" / "seqr_s3"
 SITE = "/etc/nginx/sites-available/seqr"
 CREDENTIALS = "/home/seqr/.aws/credentials"
-# How the seqr unit runs manage.py: its environment file, as the seqr user, in the checkout.
-MANAGE = (
-    "cd /seqr && set -a && . /etc/default/seqr && set +a && runuser -u seqr -- /opt/venv/bin/python manage.py"
-)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 import testinfra
-from conftest import S3_CONTAINER, Scenario, ensure_role, wait_until
-from test_10_host import MANAGE
+from conftest import MANAGE, S3_CONTAINER, Scenario, ensure_role, wait_until
 
 RGW_UNIT = f"ceph-radosgw@rgw.{S3_CONTAINER}"  # prepare names the gateway after the host
 # scenario_data.py's IgvSample rows of the seeded project that igv.js can load, and the index each gets.

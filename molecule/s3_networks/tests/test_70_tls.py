@@ -1,0 +1,140 @@
+"""radosgw over HTTPS with a private CA (issue 17), on the real hosts: every mode reads over it with only the
+CA the role was given (seqr_s3_s3_ca_bundle), and each broken certificate (another host's name, expired, an
+unknown CA) gets a clean error naming TLS, with no request reaching the store behind it.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import pytest
+import requests
+import testinfra
+from conftest import MANAGE, REQUEST_TIMEOUT, Scenario, ensure_role, forget_applied
+
+RANGE = (0, 99)
+TLS_MESSAGE = "TLS verification of the S3 endpoint failed"
+# The role's copy of the private CA (seqr_s3_home/tls), which both boto3 and nginx are given.
+ROLE_CA_COPY = "/opt/seqr_s3/tls/s3_ca_bundle.pem"
+# What Python's ssl (seqr, proxy mode) says about each broken front's certificate.
+REASONS = {
+    "another_name": "doesn't match",
+    "expired": "certificate has expired",
+    "unknown_ca": "unable to get local issuer certificate",
+}
+
+
+def read(session: requests.Session, scenario: Scenario) -> requests.Response:
+    return session.get(
+        scenario.track_url(scenario.objects["bam"]["uri"]),
+        headers={"Range": f"bytes={RANGE[0]}-{RANGE[1]}"},
+        allow_redirects=False,
+        timeout=REQUEST_TIMEOUT,
+    )
+
+
+def curl_on_seqr_host(seqr_host: testinfra.host.Host, url: str, *options: str) -> Any:
+    """Fetch ``url`` from the seqr host (which knows the S3 host's TLS names); the body comes back base64."""
+    quoted = " ".join(f"'{option}'" for option in options)
+    body = "/tmp/s3_networks_fetched"
+    return seqr_host.run(
+        f"rm -f {body} && curl --silent --show-error --fail {quoted} --output {body} '{url}'"
+        f" && base64 -w0 {body}"
+    )
+
+
+def test_radosgw_certificate_is_trusted_only_through_the_private_ca(
+    seqr_host: testinfra.host.Host, tls_endpoints: dict[str, Any]
+) -> None:
+    url = f"https://{tls_endpoints['rgw']}/"
+    without = curl_on_seqr_host(seqr_host, url)
+    assert without.rc != 0 and "certificate" in without.stderr, "the test CA must be in no system bundle"
+    with_ca = curl_on_seqr_host(seqr_host, url, "--cacert", ROLE_CA_COPY)
+    assert with_ca.rc == 0, with_ca.stderr
+
+
+@pytest.mark.parametrize("mode", ["accel", "proxy", "redirect"])
+def test_every_mode_reads_from_radosgw_over_https(
+    mode: str,
+    scenario: Scenario,
+    analyst: requests.Session,
+    seqr_host: testinfra.host.Host,
+    tls_endpoints: dict[str, Any],
+) -> None:
+    ensure_role(seqr_s3_mode=mode)
+    bam = scenario.objects["bam"]
+    response = read(analyst, scenario)
+    expected = scenario.expected_bytes("bam", *RANGE)
+    if mode == "redirect":
+        assert response.status_code in (302, 307), response.text[:300]
+        location = response.headers["Location"]
+        assert location.startswith(f"https://{tls_endpoints['rgw']}/"), location
+        # The browser fetches from the store itself: with the hospital's CA it reads, without it it refuses.
+        ranged = ("--header", f"Range: bytes={RANGE[0]}-{RANGE[1]}")
+        assert curl_on_seqr_host(seqr_host, location, *ranged).rc != 0
+        fetched = curl_on_seqr_host(seqr_host, location, *ranged, "--cacert", ROLE_CA_COPY)
+        assert fetched.rc == 0, fetched.stderr
+        assert base64.b64decode(fetched.stdout) == expected
+    else:
+        assert response.status_code == 206, response.text[:300]
+        assert response.content == expected
+    checked = seqr_host.run(f"{MANAGE} seqr_s3_check '{bam['uri']}'")
+    assert checked.rc == 0, checked.stdout + checked.stderr
+    assert f"OK {bam['uri']}" in checked.stdout
+
+
+def _journal_since(seqr_host: testinfra.host.Host, since: float) -> str:
+    return seqr_host.run(f"journalctl --unit seqr --since @{int(since)} --no-pager --output cat").stdout
+
+
+def _front_requests(s3_host: testinfra.host.Host, fault: str) -> int:
+    logged = s3_host.run(f"cat /var/log/nginx/s3-front-{fault}.log")
+    return len(logged.stdout.splitlines())
+
+
+@pytest.mark.parametrize("fault", sorted(REASONS))
+def test_bad_certificates_give_a_clean_error_naming_tls(
+    fault: str,
+    scenario: Scenario,
+    analyst: requests.Session,
+    seqr_host: testinfra.host.Host,
+    s3_host: testinfra.host.Host,
+    tls_endpoints: dict[str, Any],
+) -> None:
+    front = next(front for front in tls_endpoints["fronts"] if front["fault"] == fault)
+    endpoint = f"https://{front['name']}:{front['port']}"
+    bam = scenario.objects["bam"]
+    try:
+        # proxy: boto3 verifies with the AWS profile's ca_bundle.
+        ensure_role(seqr_s3_mode="proxy", seqr_s3_endpoint_url=endpoint, seqr_s3_healthcheck_enabled=False)
+        requests_before = _front_requests(s3_host, fault)
+        started = time.time() - 1
+        response = read(analyst, scenario)
+        assert response.status_code == 502, response.text[:300]
+        error = response.json()["error"]
+        assert TLS_MESSAGE in error and REASONS[fault] in error, error
+        journal = _journal_since(seqr_host, started)
+        assert TLS_MESSAGE in journal and REASONS[fault] in journal, journal[-2000:]
+        assert "Traceback" not in journal, journal[-2000:]
+        checked = seqr_host.run(f"{MANAGE} seqr_s3_check '{bam['uri']}'")
+        assert checked.rc != 0 and TLS_MESSAGE in checked.stdout + checked.stderr, checked.stdout
+        assert _front_requests(s3_host, fault) == requests_before, "boto3 sent a request unverified"
+
+        # accel: nginx verifies with the same CA and gives no byte of an unverified answer. Its error lines
+        # about a fetch carry the presigned URL, so the site writes none; seqr_s3_check names the reason.
+        ensure_role(seqr_s3_mode="accel", seqr_s3_endpoint_url=endpoint, seqr_s3_healthcheck_enabled=False)
+        errors_before = len(seqr_host.run("cat /var/log/nginx/error.log").stdout)
+        response = read(analyst, scenario)
+        assert response.status_code == 502, response.text[:300]
+        assert scenario.expected_bytes("bam", *RANGE) not in response.content
+        nginx_errors = seqr_host.run("cat /var/log/nginx/error.log").stdout[errors_before:]
+        assert "X-Amz-" not in nginx_errors, "nginx's error line must not carry the signed URL"
+        assert _front_requests(s3_host, fault) == requests_before, "nginx sent a request unverified"
+        checked = seqr_host.run(f"{MANAGE} seqr_s3_check '{bam['uri']}'")
+        output = checked.stdout + checked.stderr
+        assert checked.rc != 0 and TLS_MESSAGE in output and REASONS[fault] in output, output
+    finally:
+        forget_applied()
+        ensure_role(seqr_s3_mode="accel")
