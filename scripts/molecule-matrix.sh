@@ -13,8 +13,7 @@ export CONTAINERS_CONF=$PWD/scripts/containers.conf
 export MOLECULE_EPHEMERAL_DIRECTORY=$PWD/.cache/molecule/default
 table=molecule/default/platforms.md
 mkdir -p .cache/molecule-matrix
-commit=$(git rev-parse --short HEAD)
-[ -z "$(git status --porcelain --untracked-files=no)" ] || commit="$commit+changes"
+commit=$(tree_commit)
 offline=""
 [ -z "${SEQR_S3_WHEELHOUSE:-}" ] || offline=" (no package index: wheelhouse)"
 failed=0

@@ -21,9 +21,8 @@ read -r release host_python _seqr_python <<<"$choice"
 declare -A debian=([bullseye]=11 [bookworm]=12 [trixie]=13)
 
 if git -C "$source_dir" rev-parse --verify -q HEAD >/dev/null 2>&1; then
-  seqr_commit=$(git -C "$source_dir" rev-parse --short=8 HEAD)
+  seqr_commit=$(tree_commit "$source_dir" 8)
   seqr_date=$(git -C "$source_dir" log -1 --format=%cs HEAD)
-  [ -z "$(git -C "$source_dir" status --porcelain --untracked-files=no)" ] || seqr_commit="$seqr_commit+changes"
 else
   seqr_commit=unknown
   seqr_date=unknown

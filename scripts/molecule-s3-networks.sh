@@ -8,8 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/run-record.sh
 export CONTAINERS_CONF=$PWD/scripts/containers.conf
 export MOLECULE_EPHEMERAL_DIRECTORY=$PWD/.cache/molecule/s3_networks
-commit=$(git rev-parse --short HEAD)
-[ -z "$(git status --porcelain --untracked-files=no)" ] || commit="$commit+changes"
+commit=$(tree_commit)
 log=.cache/molecule-s3-networks.log
 start=$(date +%s)
 if bash scripts/build-image.sh bookworm >"$log" 2>&1 && .venv/bin/molecule test -s s3_networks >>"$log" 2>&1; then

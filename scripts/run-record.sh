@@ -1,4 +1,14 @@
-# Sourced by scripts/molecule-matrix.sh and scripts/molecule-real-seqr.sh: what their results rows share.
+# Sourced by scripts/molecule-matrix.sh, scripts/molecule-real-seqr.sh and scripts/molecule-s3-networks.sh: what
+# their results rows share.
+
+# The short commit of the git tree at DIR (default: here), LENGTH characters if given, with "+changes" when
+# tracked files differ from it.
+tree_commit() {
+  local dir=${1:-.} commit
+  commit=$(git -C "$dir" rev-parse --short${2:+=$2} HEAD) || return 1
+  [ -z "$(git -C "$dir" status --porcelain --untracked-files=no)" ] || commit="$commit+changes"
+  echo "$commit"
+}
 
 # Whole minutes since START (seconds since the epoch), rounded.
 run_minutes() {
