@@ -23,12 +23,10 @@ _spec.loader.exec_module(default_scenario)
 Scenario = default_scenario.Scenario
 MANAGE = default_scenario.MANAGE
 REQUEST_TIMEOUT = default_scenario.REQUEST_TIMEOUT
-S3_CONTAINER = default_scenario.S3_CONTAINER
 scenario = default_scenario.scenario
 seqr_host = default_scenario.seqr_host
 s3_host = default_scenario.s3_host
 analyst = default_scenario.analyst
-apply_role = default_scenario.apply_role
 ensure_role = default_scenario.ensure_role
 forget_applied = default_scenario.forget_applied
 
