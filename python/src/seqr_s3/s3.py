@@ -9,12 +9,13 @@ into an S3Error carrying the HTTP status seqr should answer with and a message s
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
@@ -100,10 +101,12 @@ _clients_lock = threading.Lock()
 
 # igv.js asks for many ranges of the same file within seconds, and presigning costs about 0.2 ms of CPU in
 # botocore (a measurable share of an accel request's few ms): a URL is reused for the first third of its
-# lifetime, so whoever gets one can still use it for at least two thirds of PRESIGN_EXPIRY.
+# lifetime, so whoever gets one can still use it for at least two thirds of it. Its lifetime is
+# PRESIGN_EXPIRY, or less when it was signed with temporary credentials (a role's session) that expire sooner:
+# S3 refuses a URL whose session token has expired, whatever X-Amz-Expires says.
 PRESIGN_REUSE_FRACTION = 1 / 3
 PRESIGN_CACHE_ENTRIES = 1024
-_presigned_urls: ExpiringMemo[tuple[Any, ...], tuple[str, str]] = ExpiringMemo(PRESIGN_CACHE_ENTRIES)
+_presigned_urls: ExpiringMemo[tuple[Any, ...], tuple[str, str, float]] = ExpiringMemo(PRESIGN_CACHE_ENTRIES)
 
 
 def _client_key(settings: S3Settings, purpose: str = DATA) -> tuple[Any, ...]:
@@ -391,9 +394,23 @@ def presign(
     browser opens itself (redirect mode).
 
     The HTTP method is part of a SigV4 signature, so a HEAD request needs a URL presigned for HEAD. A URL
-    signed less than PRESIGN_REUSE_FRACTION of PRESIGN_EXPIRY ago for the same object, method and client
-    settings is returned again instead of signing anew.
+    signed less than PRESIGN_REUSE_FRACTION of its lifetime ago (PRESIGN_EXPIRY, or what was left of the
+    credentials it was signed with) for the same object, method and client settings is returned again instead
+    of signing anew.
     """
+    url, host, _ = presign_with_deadline(settings, path, method, content_type, content_disposition)
+    return url, host
+
+
+def presign_with_deadline(
+    settings: S3Settings,
+    path: S3Path,
+    method: str = "GET",
+    content_type: Optional[str] = None,
+    content_disposition: Optional[str] = None,
+) -> tuple[str, str, float]:
+    """presign(), and when (on _presigned_urls' monotonic clock) S3 stops accepting the URL, for a caller that
+    hands it on to be kept (authorize-once)."""
     overrides = {}
     if content_type is not None:
         overrides["ResponseContentType"] = content_type
@@ -410,9 +427,34 @@ def presign(
     remembered = _presigned_urls.get(cache_key)
     if remembered is not None:
         return remembered
+    signed_at = _presigned_urls.clock()
     url, host = _sign(settings, path, method, overrides)
-    _presigned_urls.put(cache_key, (url, host), settings.presign_expiry * PRESIGN_REUSE_FRACTION)
-    return url, host
+    lifetime = min(settings.presign_expiry, credentials_seconds_left(get_client(settings)))
+    answer = (url, host, signed_at + lifetime)
+    if lifetime > 0:
+        _presigned_urls.put(cache_key, answer, lifetime * PRESIGN_REUSE_FRACTION)
+    return answer
+
+
+def seconds_until(deadline: float) -> float:
+    """Seconds from now to a deadline presign_with_deadline() gave."""
+    return deadline - _presigned_urls.clock()
+
+
+def credentials_seconds_left(client: Any) -> float:
+    """Seconds until the credentials ``client`` signs with expire: temporary ones (assume_role, web_identity,
+    an instance or task role, credential_process) carry an expiry, keys in a file do not (infinity). Read
+    after signing, so botocore has already renewed credentials that were near their end."""
+    # botocore has no public accessor for either: a client keeps its credentials on its request signer, and
+    # RefreshableCredentials their expiry in _expiry_time (python/tests/unit/test_credentials_expiry.py holds
+    # both to botocore's real classes).
+    credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
+    if credentials is None or not hasattr(credentials, "_expiry_time"):
+        return math.inf
+    expiry = credentials._expiry_time
+    if expiry is None:  # refreshable, never fetched yet: nothing known, so nothing reused
+        return 0.0
+    return (expiry - datetime.now(timezone.utc)).total_seconds()
 
 
 def _sign(settings: S3Settings, path: S3Path, method: str, overrides: dict[str, str]) -> tuple[str, str]:

@@ -134,8 +134,11 @@ def _authorize(
         path = parse_s3_path(requested)
         check_access(settings, project_guid, requested, path, remembered=False)
         path = _index_fallback(settings, project_guid, requested, path, remembered=False)
-        url, host = s3.presign(settings, path, method="GET")
+        url, host, deadline = s3.presign_with_deadline(settings, path, method="GET")
     except (InvalidS3Path, AccessRefused, s3.S3Error):
+        return decline_response()
+    if s3.seconds_until(deadline) <= seconds:
+        # Signed with a role session ending within the grant: nginx would keep a URL S3 soon refuses.
         return decline_response()
     record = AuditRecord(
         "igv_track",

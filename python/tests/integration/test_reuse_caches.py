@@ -12,6 +12,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from fixtures.credential_process import write_temporary_profiles
+from fixtures.standin import write_accel_secret
+from s3_track_support import track_url
 from seqr_s3 import access, config, paths, s3
 
 PROJECT_1 = "R0001_project_1"
@@ -74,3 +77,27 @@ def test_registrations_trusted_for_seconds_and_refusals_never_remembered(
     # Register the other project's file to this project (the removed sample's individual has a free slot).
     IgvSample.objects.filter(file_path=other_bam).update(individual=Individual.objects.get(guid="I_bam"))
     assert access.is_registered_to_project(PROJECT_1, other_bam) is True
+
+
+def test_no_grant_outlives_the_role_session_its_url_was_signed_with(
+    seqr_in_process, s3_bucket, monkeypatch, tmp_path
+) -> None:
+    """Authorize-once: nginx keeps a grant's presigned URL for the TTL it asked for, so seqr grants only when
+    the URL outlives that TTL. Credentials of a one-minute session (a credential_process profile, the expiry
+    an assume_role profile gives) sign URLs S3 accepts for under a minute."""
+    config_file, _ = write_temporary_profiles(tmp_path / "aws", {"one_minute": 60})
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config_file))
+    secret_file = write_accel_secret(tmp_path / "accel_secret")
+    seqr_in_process.use("accel", PROFILE="one_minute", ACCEL_SECRET_FILE=str(secret_file))
+    client = seqr_in_process.client("collaborator")
+    url = track_url("", PROJECT_1, s3_bucket["bam"].s3_path)
+    nginx_asks = {"HTTP_X_SEQR_S3_ACCEL_SECRET": secret_file.read_text().strip()}
+    granted = client.get(url, HTTP_X_SEQR_S3_AUTHORIZE="30", **nginx_asks)
+    assert granted.status_code == 200
+    assert "X-Amz-Security-Token=" in granted["X-Seqr-S3-Url"]
+    declined = client.get(url, HTTP_X_SEQR_S3_AUTHORIZE="60", **nginx_asks)
+    assert (declined.status_code, declined.content) == (403, b"")
+    assert "X-Seqr-S3-Url" not in declined
+    # Without a grant nginx asks the ordinary way, which still answers with a URL to fetch right away.
+    ordinary = client.get(url, **nginx_asks)
+    assert ordinary["X-Accel-Redirect"] == "/_seqr_s3_internal/"
