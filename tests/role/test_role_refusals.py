@@ -147,6 +147,16 @@ BAD_VALUES = [
         "seqr_s3_aws_role_arn must be empty or",
     ),
     (
+        "seqr_s3_aws_role_arn",
+        "arn:aws:iam::ten-ant:role/r",
+        "seqr_s3_aws_role_arn must be empty or",
+    ),
+    (
+        "seqr_s3_aws_role_duration_seconds",
+        600,
+        "seqr_s3_aws_role_duration_seconds must be 0 (the STS's default) or a whole number of seconds",
+    ),
+    (
         "seqr_s3_nginx_server_name",
         "seqr.example.org; location /x { return 200; }",
         "seqr_s3_nginx_server_name must be",
@@ -218,7 +228,19 @@ def test_bad_keys_are_refused_without_showing_them(tmp_path: Path) -> None:
     _unchanged(host, before)
 
 
-def test_good_values_pass_every_check(tmp_path: Path) -> None:
+# An AWS role, and Ceph's (no account, or a tenant); the shortest and longest session botocore asks for.
+ROLES = [
+    {"seqr_s3_aws_role_arn": "arn:aws:iam::123456789012:role/seqr-reads"},
+    {"seqr_s3_aws_role_arn": "arn:aws:iam:::role/seqr-reads", "seqr_s3_aws_role_duration_seconds": 900},
+    {
+        "seqr_s3_aws_role_arn": "arn:aws:iam::hospital_a:role/seqr-reads",
+        "seqr_s3_aws_role_duration_seconds": 43200,
+    },
+]
+
+
+@pytest.mark.parametrize("role", ROLES, ids=["aws", "ceph", "ceph-tenant"])
+def test_good_values_pass_every_check(role: dict[str, object], tmp_path: Path) -> None:
     """The control: the same stand-in with good values gets past validation (and fails later, at nginx -t
     against a conflicting default server, so the run stays inside the temp folder)."""
     host = _host(tmp_path)
@@ -230,8 +252,8 @@ def test_good_values_pass_every_check(tmp_path: Path) -> None:
             seqr_s3_nginx_server_name="seqr.example.org www.seqr.example.org",
             seqr_s3_nginx_s3_keepalive_servers=["127.0.0.1:8333", "[::1]:8333"],
             seqr_s3_aws_credentials_mode="assume_role",
-            seqr_s3_aws_role_arn="arn:aws:iam::123456789012:role/seqr-reads",
             seqr_s3_aws_role_external_id="seqr-ext:1",
+            **role,
         ),
         tmp_path,
     )

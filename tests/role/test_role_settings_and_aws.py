@@ -231,6 +231,29 @@ def test_assume_role_with_static_source_profile(tmp_path: Path, monkeypatch: pyt
     assert source.get_frozen_credentials().access_key == "AKIASOURCE"
 
 
+def test_assume_role_of_ceph_with_a_session_duration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config, _ = _aws_files(
+        tmp_path,
+        seqr_s3_aws_credentials_mode="assume_role",
+        seqr_s3_aws_role_arn="arn:aws:iam:::role/seqr-reads",
+        seqr_s3_aws_role_duration_seconds=900,
+        seqr_s3_aws_access_key_id="AKIASOURCE",
+        seqr_s3_aws_secret_access_key="source-secret",
+        seqr_s3_endpoint_url="https://rgw.internal:8443",
+    )
+    profile = _session(monkeypatch, config, tmp_path / "none", "seqr_s3")._session.get_scoped_config()
+    assert (profile["role_arn"], profile["duration_seconds"]) == ("arn:aws:iam:::role/seqr-reads", "900")
+    # Profile-wide, so botocore's assume-role call goes to the same store's STS as every S3 call.
+    assert profile["endpoint_url"] == "https://rgw.internal:8443"
+    (tmp_path / "unset").mkdir()
+    unset, _ = _aws_files(
+        tmp_path / "unset",
+        seqr_s3_aws_credentials_mode="assume_role",
+        seqr_s3_aws_role_arn="arn:aws:iam::123456789012:role/r",
+    )
+    assert "duration_seconds" not in unset.read_text()
+
+
 def test_default_profile_name_uses_the_default_section(tmp_path: Path) -> None:
     config, _ = _aws_files(tmp_path, seqr_s3_aws_profile="default", seqr_s3_region="us-east-2")
     assert "[default]" in config.read_text()
