@@ -96,7 +96,8 @@ molecule-matrix: igv-tools collection-installed
 	bash scripts/molecule-matrix.sh $(RELEASES)
 
 # molecule/s3_networks (issue 17), not in `make test` for CI's time: radosgw over HTTPS with a private CA, every
-# mode reading over it, broken certificates refused. Adds a row to molecule/s3_networks/RESULTS.md.
+# mode reading over it, broken certificates refused; assume_role with radosgw's STS, requester pays, an egress
+# proxy. Adds a row to molecule/s3_networks/RESULTS.md.
 molecule-s3-networks: igv-tools collection-installed
 	bash scripts/molecule-s3-networks.sh
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make molecule-s3-networks`: the s3_networks Molecule scenario (radosgw over HTTPS with a private CA, broken
-# certificates refused) from a fresh `molecule test`, one row appended to molecule/s3_networks/RESULTS.md:
+# certificates refused, its STS, requester pays, a forward proxy) from a fresh `molecule test`, one row appended to molecule/s3_networks/RESULTS.md:
 # commit, result, verify's pytest counts, minutes, date. Log: .cache/molecule-s3-networks.log. Expects the
 # collection installed and igv-tools (the Makefile target does both).
 set -uo pipefail

@@ -1,16 +1,20 @@
 """The default scenario's verify helpers (hosts, fixtures, logins, re-running the role), for this scenario's
-containers (molecule.yml sets SEQR_S3_SEQR_CONTAINER and SEQR_S3_S3_CONTAINER), plus where the S3 host's TLS
-endpoints are (networks_data.py wrote them beside the CA)."""
+containers (molecule.yml sets SEQR_S3_SEQR_CONTAINER and SEQR_S3_S3_CONTAINER), where the S3 host's TLS
+endpoints and services are (networks_data.py wrote them beside the CA), and how the tests read the BAM."""
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+import testinfra
 
 _DEFAULT_CONFTEST = Path(__file__).resolve().parents[2] / "default" / "tests" / "conftest.py"
 _spec = importlib.util.spec_from_file_location("default_scenario_conftest", _DEFAULT_CONFTEST)
@@ -28,6 +32,7 @@ seqr_host = default_scenario.seqr_host
 s3_host = default_scenario.s3_host
 analyst = default_scenario.analyst
 ensure_role = default_scenario.ensure_role
+apply_role = default_scenario.apply_role
 forget_applied = default_scenario.forget_applied
 
 
@@ -35,3 +40,62 @@ forget_applied = default_scenario.forget_applied
 def tls_endpoints(scenario: Any) -> dict[str, Any]:
     """radosgw's HTTPS host:port and the broken fronts (name, port, fault), as prepare set them up."""
     return json.loads((scenario.state_dir / "tls" / "endpoints.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def services(scenario: Any) -> dict[str, Any]:
+    """radosgw's roles, the reads bucket, the payer and the egress proxy, as prepare set them up."""
+    return json.loads((scenario.state_dir / "services.json").read_text())
+
+
+# The range every test reads, and the role's copy of the private CA (seqr_s3_home/tls) boto3 and nginx get.
+RANGE = (0, 99)
+ROLE_CA_COPY = "/opt/seqr_s3/tls/s3_ca_bundle.pem"
+
+
+def read(session: requests.Session, scenario: Scenario) -> requests.Response:
+    """RANGE of the BAM through seqr's nginx, as igv.js asks for it (a redirect is not followed)."""
+    return session.get(
+        scenario.track_url(scenario.objects["bam"]["uri"]),
+        headers={"Range": f"bytes={RANGE[0]}-{RANGE[1]}"},
+        allow_redirects=False,
+        timeout=REQUEST_TIMEOUT,
+    )
+
+
+def curl_on_seqr_host(seqr_host: testinfra.host.Host, url: str, *options: str) -> Any:
+    """Fetch ``url`` from the seqr host (which knows the S3 host's TLS names); the body comes back base64."""
+    quoted = " ".join(f"'{option}'" for option in options)
+    body = "/tmp/s3_networks_fetched"
+    return seqr_host.run(
+        f"rm -f {body} && curl --silent --show-error --fail {quoted} --output {body} '{url}'"
+        f" && base64 -w0 {body}"
+    )
+
+
+def fetch_redirect(seqr_host: testinfra.host.Host, response: requests.Response) -> bytes:
+    """What a browser trusting the private CA reads from a redirect answer's presigned URL."""
+    assert response.status_code in (302, 307), response.text[:300]
+    ranged = ("--header", f"Range: bytes={RANGE[0]}-{RANGE[1]}", "--cacert", ROLE_CA_COPY)
+    fetched = curl_on_seqr_host(seqr_host, response.headers["Location"], *ranged)
+    assert fetched.rc == 0, fetched.stderr
+    return base64.b64decode(fetched.stdout)
+
+
+def journal_since(seqr_host: testinfra.host.Host, since: float) -> str:
+    return seqr_host.run(f"journalctl --unit seqr --since @{int(since)} --no-pager --output cat").stdout
+
+
+def read_expecting_error(
+    session: requests.Session, scenario: Scenario, seqr_host: testinfra.host.Host, status: int, *messages: str
+) -> str:
+    """Read the BAM expecting a clean error: ``status`` with JSON naming each of ``messages``, no traceback in
+    seqr's journal. Returns the journal lines of that read."""
+    started = time.time() - 1
+    response = read(session, scenario)
+    assert response.status_code == status, response.text[:300]
+    error = response.json()["error"]
+    assert all(message in error for message in messages), error
+    journal = journal_since(seqr_host, started)
+    assert "Traceback" not in journal, journal[-2000:]
+    return journal
