@@ -82,6 +82,30 @@ def fetch_redirect(seqr_host: testinfra.host.Host, response: requests.Response) 
     return base64.b64decode(fetched.stdout)
 
 
+def read_bytes(
+    session: requests.Session, scenario: Scenario, seqr_host: testinfra.host.Host, mode: str
+) -> requests.Response:
+    """Read RANGE of the BAM in ``mode`` and assert its bytes: a 206 carrying them, or in redirect mode a
+    presigned URL a browser trusting the private CA reads them from. Returns seqr's answer."""
+    response = read(session, scenario)
+    expected = scenario.expected_bytes("bam", *RANGE)
+    if mode == "redirect":
+        assert fetch_redirect(seqr_host, response) == expected
+    else:
+        assert response.status_code == 206, response.text[:300]
+        assert response.content == expected
+    return response
+
+
+def check_passes(seqr_host: testinfra.host.Host, scenario: Scenario) -> str:
+    """`manage.py seqr_s3_check` of the BAM, with seqr's own configuration and credentials, must pass; its
+    output."""
+    bam = scenario.objects["bam"]["uri"]
+    checked = seqr_host.run(f"{MANAGE} seqr_s3_check '{bam}'")
+    assert checked.rc == 0 and f"OK {bam}" in checked.stdout, checked.stdout + checked.stderr
+    return checked.stdout
+
+
 def journal_since(seqr_host: testinfra.host.Host, since: float) -> str:
     return seqr_host.run(f"journalctl --unit seqr --since @{int(since)} --no-pager --output cat").stdout
 
