@@ -10,6 +10,7 @@ apt_packages=(
   podman runc debootstrap    # Molecule's systemd containers and their locally built image
   uidmap slirp4netns iptables containernetworking-plugins
   chromium fonts-liberation  # igv.js in a real browser
+  libnss3-tools              # certutil: the browser's trust of a test CA (molecule/s3_networks)
   wrk apache2-utils          # benchmarks
   tinyproxy                  # the egress (forward) proxy between seqr and S3 in the integration tests
   curl make git

@@ -21,12 +21,18 @@ export const CHROMIUM_ARGS = [
  * Launches headless Chromium at executablePath. playwright-core gives each launch its own fresh temporary
  * user-data-dir and removes it on close. Signal handling is left to the caller: the tools close the browser
  * and their temp folders themselves, and two competing handlers would race.
+ *
+ * `home` (optional) is the HOME Chromium runs with: on Linux it trusts the certificate authorities of
+ * `home/.pki/nssdb` beyond the system's, as a hospital's managed browsers trust its private CA.
+ * `hostResolverRules` (optional) is Chromium's --host-resolver-rules, for names only a site's own DNS knows.
  */
-export function launchChromium(executablePath, timeoutMs) {
+export function launchChromium(executablePath, timeoutMs, { home = null, hostResolverRules = null } = {}) {
+  const args = hostResolverRules ? [...CHROMIUM_ARGS, `--host-resolver-rules=${hostResolverRules}`] : CHROMIUM_ARGS;
   return chromium.launch({
     executablePath,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args,
+    env: home ? { ...process.env, HOME: home } : process.env,
     timeout: timeoutMs,
     handleSIGINT: false,
     handleSIGTERM: false,

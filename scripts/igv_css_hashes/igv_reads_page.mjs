@@ -11,7 +11,9 @@
 //   {"url": "...", "cookies": [{"name", "value"}], "screenshot": "path.png" | null,
 //    "login": {"email", "password"} (optional: the url sends an anonymous visitor to the login page, whose
 //    form the driver fills and submits, as a person would, and the site brings it back to the url),
-//    "chromium": "/usr/bin/chromium" (optional), "timeoutMs": 90000 (optional)}
+//    "chromium": "/usr/bin/chromium" (optional), "timeoutMs": 90000 (optional),
+//    "home": a folder whose .pki/nssdb holds certificate authorities to trust beyond the system's (optional),
+//    "hostResolverRules": Chromium's --host-resolver-rules, e.g. "MAP rgw.example.test 10.0.0.2" (optional)}
 // Output (stdout, JSON): {ok, error, url (where the page ended), pageStatus, login: {url, status} | null,
 //   igvVersion, tracks: [{name, format, alignments}], responses: [...], violations: [...] (the login page's
 //   too), pageErrors: [...], offOriginRequests: [...]}.
@@ -21,6 +23,13 @@ import { DEFAULT_CHROMIUM, InputError, checkedCookies, launchChromium, readJsonO
 
 // Failure guard for one page (igv loads tiny fixtures in about a second); not an assertion on timing.
 const DEFAULT_TIMEOUT_MS = 90_000;
+
+/** The request's optional string field `name`, or null. */
+function optionalString(request, name) {
+  const value = request[name] ?? null;
+  if (value !== null && typeof value !== 'string') throw new InputError(`"${name}" must be a string`);
+  return value;
+}
 
 /** Reads and checks the JSON request on stdin. */
 function readRequest() {
@@ -42,6 +51,8 @@ function readRequest() {
     screenshot: request.screenshot ?? null,
     chromium: request.chromium ?? DEFAULT_CHROMIUM,
     timeoutMs: Number.isInteger(request.timeoutMs) ? request.timeoutMs : DEFAULT_TIMEOUT_MS,
+    home: optionalString(request, 'home'),
+    hostResolverRules: optionalString(request, 'hostResolverRules'),
   };
 }
 
@@ -211,7 +222,10 @@ async function main() {
     process.stderr.write(`igv_reads_page: ${error.message}\n`);
     return 2;
   }
-  const browser = await launchChromium(request.chromium, request.timeoutMs);
+  const browser = await launchChromium(request.chromium, request.timeoutMs, {
+    home: request.home,
+    hostResolverRules: request.hostResolverRules,
+  });
   const closeAndExit = async (signal) => {
     await browser.close().catch(() => {});
     process.exit(signal === 'SIGINT' ? 130 : 143);

@@ -95,19 +95,45 @@ def igv_reads_page_url(origin: str, project: str, individuals: tuple[str, ...], 
 
 
 def open_igv_reads_page(
-    url: str, cookies: dict[str, str], screenshot: Path | None, login: tuple[str, str] | None = None
+    url: str,
+    cookies: dict[str, str],
+    screenshot: Path | None,
+    login: tuple[str, str] | None = None,
+    *,
+    browser_home: Path | None = None,
+    host_resolver_rules: str | None = None,
 ) -> dict[str, Any]:
     """Open the stand-in's IGV page in headless Chromium (scripts/igv_css_hashes/igv_reads_page.mjs).
 
     With ``login`` (email, password) and no session cookie the browser meets the login page first and fills
-    its form, as a person would. Returns the driver's JSON report: where the page ended and its status, igv.js
-    version and per-track reads, every response igv.js got, off-origin requests and the CSP violations the
-    browser reported (the login page's too).
+    its form, as a person would. ``browser_home`` (see :func:`browser_home_trusting`) makes the browser trust
+    a private CA; ``host_resolver_rules`` maps names only the test hosts know. Returns the driver's JSON
+    report: where the page ended and its status, igv.js version and per-track reads, every response igv.js
+    got, failed requests among the page errors, off-origin requests and the CSP violations the browser
+    reported (the login page's too).
     """
     request: dict[str, Any] = {"url": url, "screenshot": str(screenshot) if screenshot else None}
     if login is not None:
         request["login"] = {"email": login[0], "password": login[1]}
+    if browser_home is not None:
+        request["home"] = str(browser_home)
+    if host_resolver_rules is not None:
+        request["hostResolverRules"] = host_resolver_rules
     return run_browser_driver(READS_DRIVER, request, cookies)
+
+
+def browser_home_trusting(ca_certificate: Path, home: Path) -> Path:
+    """A HOME for Chromium whose NSS database (.pki/nssdb, where Chromium on Linux keeps the user's trust)
+    trusts ``ca_certificate`` to identify web sites, as a hospital's managed browsers trust its private CA.
+    Uses certutil from Debian's libnss3-tools."""
+    nssdb = f"sql:{home / '.pki' / 'nssdb'}"
+    (home / ".pki" / "nssdb").mkdir(parents=True, exist_ok=True)
+    for command in (
+        ["certutil", "-d", nssdb, "-N", "--empty-password"],
+        ["certutil", "-d", nssdb, "-A", "-t", "C,,", "-n", "seqr-s3 test CA", "-i", str(ca_certificate)],
+    ):
+        subprocess.run(command, check=True, capture_output=True, text=True)
+    return home
 
 
 def run_browser_driver(driver: Path, request: dict[str, Any], cookies: dict[str, str]) -> dict[str, Any]:

@@ -11,7 +11,9 @@ so the zero-violation check can fail.
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from fixtures.standin import (
 )
 from igv_css_support import (
     IGV_ESM_BUILD,
+    READS_DRIVER,
     REPO_ROOT,
     assert_reads_shown_through_seqr,
     igv_reads_page_url,
@@ -377,3 +380,14 @@ def test_a_missing_igv_hash_is_reported_as_a_violation(
     report = open_igv_page(site, login_cookies(seeded_session, site), None)
     assert report["violations"], "no violation although a needed style hash is missing"
     assert {v["effectiveDirective"] for v in report["violations"]} <= {"style-src-elem", "style-src"}
+
+
+@pytest.mark.parametrize("field", ["home", "hostResolverRules"])
+def test_the_driver_refuses_a_browser_option_that_is_not_a_string(field: str) -> None:
+    """Bad input to the driver is a usage error naming the field, before any browser starts."""
+    request = {"url": "http://127.0.0.1:9/", "screenshot": None, field: ["not", "a", "string"]}
+    completed = subprocess.run(
+        ["node", str(READS_DRIVER)], input=json.dumps(request), capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 2
+    assert f'"{field}" must be a string' in completed.stderr

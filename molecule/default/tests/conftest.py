@@ -18,13 +18,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import boto3
 import pytest
 import requests
 import testinfra
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(SCENARIO_DIR))
-from scenario_data import container_address  # noqa: E402  (the scenario's controller-side helpers)
+# The browser helpers the loopback igv.js tests use (tests/igv).
+sys.path.insert(0, str(SCENARIO_DIR.parents[1] / "tests" / "igv"))
+from igv_css_support import igv_reads_page_url, open_igv_reads_page  # noqa: E402
+from scenario_data import IGV_LOCUS, IGV_PAGE_INDIVIDUALS, container_address  # noqa: E402
 
 # Container (and host) names: molecule/real_seqr runs these same tests on its own pair of containers, named
 # apart so that both scenarios can exist on one machine.
@@ -100,6 +104,40 @@ def igv_track_paths(scenario: Scenario) -> dict[str, str]:
         "cram": path("cram"),
         "cram index": path("crai"),
     }
+
+
+def allow_site_origin_in_bucket_cors(scenario: Scenario) -> None:
+    """CORS on the reads bucket for the seqr site's origin, so igv.js follows redirect mode's 302 to it."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=scenario.s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=(scenario.state_dir / "s3_access_key").read_text().strip(),
+        aws_secret_access_key=scenario.secret_key(),
+    )
+    client.put_bucket_cors(
+        Bucket=scenario.manifest["bucket"],
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": [scenario.seqr_url],
+                    "AllowedMethods": ["GET", "HEAD"],
+                    "AllowedHeaders": ["Range", "If-Range"],
+                    "ExposeHeaders": ["Content-Range", "Content-Length", "ETag", "Accept-Ranges"],
+                    "MaxAgeSeconds": 600,
+                }
+            ]
+        },
+    )
+
+
+def open_igv_page(scenario: Scenario, screenshot: Path | None, **browser: Any) -> dict[str, Any]:
+    """The IGV page of the project's BAM and CRAM in the controller's Chromium, opened by the project's
+    collaborator; ``browser`` goes to tests/igv's open_igv_reads_page (browser_home, host_resolver_rules)."""
+    session = login(scenario, scenario.manifest["user_email"])
+    cookies = {cookie.name: cookie.value for cookie in session.cookies}
+    url = igv_reads_page_url(scenario.seqr_url, scenario.manifest["project"], IGV_PAGE_INDIVIDUALS, IGV_LOCUS)
+    return open_igv_reads_page(url, cookies, screenshot, **browser)
 
 
 def load_scenario() -> Scenario:

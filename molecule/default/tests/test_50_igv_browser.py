@@ -13,27 +13,32 @@ loopback site; here seqr's pin runs in each mode and the table's newest release 
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 import testinfra
-from conftest import SEQR_CONTAINER, Scenario, ensure_role, igv_track_paths, login, needs_igv_page
-from scenario_data import IGV_LOCUS, IGV_PAGE_INDIVIDUALS, SEQR_IGV_VERSION, igv_build
+from conftest import (
+    SEQR_CONTAINER,
+    Scenario,
+    allow_site_origin_in_bucket_cors,
+    ensure_role,
+    igv_track_paths,
+    needs_igv_page,
+    open_igv_page,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO_ROOT / "tests" / "igv"))
-from igv_css_support import (  # noqa: E402  (shared with the loopback browser tests)
+# tests/igv's helpers (shared with the loopback browser tests), on the path through conftest.
+from igv_css_support import (
     IGV_ESM_BUILD,
     assert_reads_shown_through_seqr,
-    igv_reads_page_url,
     install_igv,
     load_hash_table,
-    open_igv_reads_page,
     version_key,
 )
+from scenario_data import SEQR_IGV_VERSION, igv_build
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = needs_igv_page
 
@@ -75,36 +80,8 @@ def serve_igv(
 
 @pytest.fixture(scope="module")
 def bucket_allows_the_site(scenario: Scenario) -> None:
-    """CORS on the reads bucket for the seqr site's origin: igv.js follows redirect mode's 302 to Ceph."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=scenario.s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=(scenario.state_dir / "s3_access_key").read_text().strip(),
-        aws_secret_access_key=scenario.secret_key(),
-    )
-    client.put_bucket_cors(
-        Bucket=scenario.manifest["bucket"],
-        CORSConfiguration={
-            "CORSRules": [
-                {
-                    "AllowedOrigins": [scenario.seqr_url],
-                    "AllowedMethods": ["GET", "HEAD"],
-                    "AllowedHeaders": ["Range", "If-Range"],
-                    "ExposeHeaders": ["Content-Range", "Content-Length", "ETag", "Accept-Ranges"],
-                    "MaxAgeSeconds": 600,
-                }
-            ]
-        },
-    )
-
-
-def open_page(scenario: Scenario, screenshot: Path | None) -> dict:
-    """The IGV page of the project's BAM and CRAM, opened by the project's collaborator."""
-    session = login(scenario, scenario.manifest["user_email"])
-    cookies = {cookie.name: cookie.value for cookie in session.cookies}
-    url = igv_reads_page_url(scenario.seqr_url, scenario.manifest["project"], IGV_PAGE_INDIVIDUALS, IGV_LOCUS)
-    return open_igv_reads_page(url, cookies, screenshot)
+    """igv.js follows redirect mode's 302 to Ceph under CORS."""
+    allow_site_origin_in_bucket_cors(scenario)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -116,7 +93,7 @@ def test_igv_shows_reads_from_ceph_in_each_mode(
     serve_igv(SEQR_IGV_VERSION)
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / f"molecule-igv-{mode}-{SEQR_IGV_VERSION}.png"
-    report = open_page(scenario, screenshot)
+    report = open_igv_page(scenario, screenshot)
     assert_reads_shown_through_seqr(
         report,
         mode=mode,
@@ -134,7 +111,7 @@ def test_newest_igv_in_the_table_shows_reads_under_its_hashes(
     """An operator on a newer igv.js sets seqr_s3_igv_version: the role's hashes for it let it style."""
     ensure_role(seqr_s3_mode="accel", seqr_s3_igv_version=NEWEST_IGV_VERSION)
     serve_igv(NEWEST_IGV_VERSION)
-    report = open_page(scenario, ARTIFACTS / f"molecule-igv-accel-{NEWEST_IGV_VERSION}.png")
+    report = open_igv_page(scenario, ARTIFACTS / f"molecule-igv-accel-{NEWEST_IGV_VERSION}.png")
     assert_reads_shown_through_seqr(
         report,
         mode="accel",
@@ -153,6 +130,6 @@ def test_a_style_hash_left_out_is_reported_as_a_violation(
     kept = [source for source in TABLE[NEWEST_IGV_VERSION] if source != dropped]
     ensure_role(seqr_s3_mode="accel", seqr_s3_igv_version=NEWEST_IGV_VERSION, seqr_s3_igv_css_hashes=kept)
     serve_igv(NEWEST_IGV_VERSION)
-    report = open_page(scenario, None)
+    report = open_igv_page(scenario, None)
     assert report["violations"], "no CSP violation although a style hash igv.js needs is missing"
     assert {v["effectiveDirective"] for v in report["violations"]} <= {"style-src-elem", "style-src"}

@@ -34,6 +34,13 @@ analyst = default_scenario.analyst
 ensure_role = default_scenario.ensure_role
 apply_role = default_scenario.apply_role
 forget_applied = default_scenario.forget_applied
+container_address = default_scenario.container_address
+S3_CONTAINER = default_scenario.S3_CONTAINER
+needs_igv_page = default_scenario.needs_igv_page
+igv_track_paths = default_scenario.igv_track_paths
+allow_site_origin_in_bucket_cors = default_scenario.allow_site_origin_in_bucket_cors
+open_igv_page = default_scenario.open_igv_page
+wait_until = default_scenario.wait_until
 
 
 @pytest.fixture(scope="session")

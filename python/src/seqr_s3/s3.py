@@ -180,10 +180,7 @@ def _build_client(settings: S3Settings, purpose: str) -> Any:
         connect_timeout=settings.connect_timeout,
         read_timeout=read_timeout,
         retries={"total_max_attempts": attempts, "mode": "standard"},
-        # HTTPS endpoints are reached through the proxy by CONNECT, so TLS is still verified end to end.
-        proxies=(
-            {"http": settings.egress_proxy, "https": settings.egress_proxy} if settings.egress_proxy else None
-        ),
+        proxies=_proxies(settings),
     )
     try:
         return new_client(settings, config)
@@ -192,13 +189,30 @@ def _build_client(settings: S3Settings, purpose: str) -> Any:
         raise S3Unavailable(f"cannot set up the S3 client: {error}") from None
 
 
+def _proxies(settings: S3Settings) -> Optional[dict[str, str]]:
+    """botocore's proxies for the egress proxy, or None. HTTPS endpoints are reached through it by CONNECT,
+    so TLS is still verified end to end."""
+    if not settings.egress_proxy:
+        return None
+    return {"http": settings.egress_proxy, "https": settings.egress_proxy}
+
+
 def new_client(settings: S3Settings, config: Any) -> Any:
     """A boto3 S3 client for SEQR_S3's profile, region and endpoint with ``config``, and the request rules
     every client of seqr_s3 follows (REQUESTER_PAYS). The TLS trust is the profile's (``ca_bundle``): no
     ``verify=`` here, so verification can never be switched off by seqr_s3."""
     import boto3
+    import botocore.session
+    from botocore.config import Config
 
-    session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+    clients = botocore.session.get_session()
+    if settings.egress_proxy:
+        # Every client of the session gets the proxy, the STS client botocore makes to assume a role (or
+        # exchange a web identity token) included: given to the S3 client alone, AssumeRole would go direct.
+        clients.set_default_client_config(Config(proxies=_proxies(settings)))
+    session = boto3.session.Session(
+        botocore_session=clients, profile_name=settings.profile, region_name=settings.region
+    )
     client = session.client("s3", endpoint_url=settings.endpoint_url, config=config)
     if settings.requester_pays:
         client.meta.events.register("provide-client-params.s3.*", _add_request_payer)

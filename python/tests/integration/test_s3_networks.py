@@ -25,6 +25,9 @@ from fixtures.standin import StandinError, manage
 from fixtures.tls import PrivateCA
 from s3_network_support import Tinyproxy, TlsFront
 from s3_track_support import RecordingS3Front, seqr_s3_config, start_private_standin, track_url
+from seqr_s3 import s3
+from seqr_s3.config import parse_settings
+from seqr_s3.paths import S3Path
 
 PROJECT_1 = "R0001_project_1"
 RANGE = "bytes=0-99"
@@ -299,6 +302,42 @@ def test_with_the_proxy_stopped_reads_fail_cleanly(stacks: Stacks, tinyproxy: Ti
         assert not passed and "through the egress proxy" in output, output
     finally:
         tinyproxy.start()
+
+
+def test_assuming_a_role_goes_through_the_egress_proxy_too(
+    tinyproxy: Tinyproxy, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore's AssumeRole call (assume_role mode) goes through the egress proxy as the S3 calls do, so a
+    host whose only way out is the proxy still gets its role session. The STS's name resolves nowhere
+    (.invalid): only the proxy can have seen the call (it cannot forward it, so the read fails after)."""
+    sts = "http://sts.seqr-s3.invalid:8000"
+    config = tmp_path / "config"
+    config.write_text(
+        f"[profile seqr_s3]\nregion = us-east-1\nendpoint_url = {sts}\n"
+        "role_arn = arn:aws:iam:::role/seqr-reads\nrole_session_name = seqr-s3-test\n"
+        "source_profile = seqr_s3_source\n"
+    )
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[seqr_s3_source]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = test\n"
+    )
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    settings = parse_settings(
+        {
+            "MODE": "proxy",
+            "PROFILE": "seqr_s3",
+            "REGION": "us-east-1",
+            "ENDPOINT_URL": sts,
+            "EGRESS_PROXY": tinyproxy.url,
+        }
+    )
+    log_before = len(tinyproxy.log_text())
+    with pytest.raises(s3.S3Error):
+        s3.head_object(settings, S3Path("seqr-reads", "x.bam"))
+    assert f"POST {sts}/" in tinyproxy.log_text()[log_before:], tinyproxy.log_text()[log_before:]
 
 
 # --- Requester pays -----------------------------------------------------------------------------------------
