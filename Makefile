@@ -100,8 +100,8 @@ molecule-matrix: igv-tools collection-installed
 
 # molecule/s3_networks (issue 17), not in `make test` for CI's time (molecule-matrix runs it): radosgw over
 # HTTPS with a private CA, every mode reading over it (igv.js too, in a browser trusting the CA), broken
-# certificates refused; assume_role with radosgw's STS, requester pays, an egress proxy. Adds a row to
-# molecule/s3_networks/RESULTS.md.
+# certificates refused; assume_role and web_identity with radosgw's STS, requester pays, an egress proxy. Adds a
+# row to molecule/s3_networks/RESULTS.md.
 molecule-s3-networks: igv-tools collection-installed
 	bash scripts/molecule-s3-networks.sh
 

@@ -23,6 +23,12 @@ default_scenario = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = default_scenario
 _spec.loader.exec_module(default_scenario)
 
+# The scenario's controller-side data (the OIDC issuer's tokens).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import networks_data  # noqa: E402
+
+mint_token = networks_data.mint_token
+
 # Fixtures pytest must find in this conftest, and the helpers the tests import from it.
 Scenario = default_scenario.Scenario
 MANAGE = default_scenario.MANAGE
@@ -40,7 +46,6 @@ needs_igv_page = default_scenario.needs_igv_page
 igv_track_paths = default_scenario.igv_track_paths
 allow_site_origin_in_bucket_cors = default_scenario.allow_site_origin_in_bucket_cors
 open_igv_page = default_scenario.open_igv_page
-wait_until = default_scenario.wait_until
 
 
 @pytest.fixture(scope="session")
@@ -130,3 +135,12 @@ def read_expecting_error(
     journal = journal_since(seqr_host, started)
     assert "Traceback" not in journal, journal[-2000:]
     return journal
+
+
+def restart_seqr(seqr_host: testinfra.host.Host, session: requests.Session, scenario: Scenario) -> None:
+    """A new seqr process (no role session cached: its next read asks the STS), answering again."""
+    assert seqr_host.run("systemctl restart seqr").rc == 0
+    default_scenario.wait_until(
+        lambda: session.get(scenario.seqr_url + "/", timeout=REQUEST_TIMEOUT).status_code == 200,
+        "seqr to answer after its restart",
+    )

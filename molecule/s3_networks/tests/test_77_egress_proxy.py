@@ -15,7 +15,6 @@ import pytest
 import requests
 import testinfra
 from conftest import (
-    REQUEST_TIMEOUT,
     ROLE_CA_COPY,
     Scenario,
     apply_role,
@@ -25,7 +24,7 @@ from conftest import (
     forget_applied,
     read_bytes,
     read_expecting_error,
-    wait_until,
+    restart_seqr,
 )
 from test_75_sts import assume
 
@@ -126,11 +125,7 @@ def test_assume_role_gets_its_session_through_the_proxy_when_only_the_proxy_reac
         assert curl_on_seqr_host(seqr_host, url, "--cacert", ROLE_CA_COPY, "--max-time", "5").rc != 0
         assert curl_on_seqr_host(seqr_host, url, "--cacert", ROLE_CA_COPY, "--proxy", proxy).rc == 0
         before = connects(s3_host, tls_endpoints)
-        assert seqr_host.run("systemctl restart seqr").rc == 0
-        wait_until(
-            lambda: analyst.get(scenario.seqr_url + "/", timeout=REQUEST_TIMEOUT).status_code == 200,
-            "seqr to answer after its restart",
-        )
+        restart_seqr(seqr_host, analyst, scenario)
         read_bytes(analyst, scenario, seqr_host, "proxy")
         checked = check_passes(seqr_host, scenario)
         assert "credentials=assume-role" in checked, checked

@@ -189,6 +189,24 @@ def _build_client(settings: S3Settings, purpose: str) -> Any:
         raise S3Unavailable(f"cannot set up the S3 client: {error}") from None
 
 
+class _OneLineWarnings(logging.Filter):
+    """botocore logs a failed fetch of a role session (an STS refusing a token, an STS out of reach) as a
+    warning with its traceback, then raises the error to seqr_s3, which answers and logs it cleanly. The
+    warning keeps its line and names the error, without the traceback in seqr's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_ONE_LINE_WARNINGS = _OneLineWarnings()
+
+
 def _proxies(settings: S3Settings) -> Optional[dict[str, str]]:
     """botocore's proxies for the egress proxy, or None. HTTPS endpoints are reached through it by CONNECT,
     so TLS is still verified end to end."""
@@ -205,6 +223,7 @@ def new_client(settings: S3Settings, config: Any) -> Any:
     import botocore.session
     from botocore.config import Config
 
+    logging.getLogger("botocore.credentials").addFilter(_ONE_LINE_WARNINGS)
     clients = botocore.session.get_session()
     if settings.egress_proxy:
         # Every client of the session gets the proxy, the STS client botocore makes to assume a role (or
@@ -262,6 +281,10 @@ def _error_code(error: Any) -> str:
     return code or status
 
 
+# What an STS answers a web identity token it does not accept.
+_TOKEN_REFUSED_CODES = frozenset({"InvalidIdentityToken", "ExpiredTokenException", "IDPRejectedClaim"})
+
+
 def translate_error(error: BaseException, path: Optional[S3Path], action: str) -> S3Error:
     """Map a botocore exception to the S3Error seqr answers with; messages name the path, never secrets."""
     from botocore.exceptions import (
@@ -279,6 +302,20 @@ def translate_error(error: BaseException, path: Optional[S3Path], action: str) -
     where = f"{path}" if path is not None else "S3"
     if isinstance(error, S3Error):
         return error
+    if isinstance(error, ClientError) and str(getattr(error, "operation_name", "")).startswith("AssumeRole"):
+        # botocore's call for a role session (assume_role, web_identity) failed before any S3 request.
+        code = _error_code(error)
+        status = str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        operation = error.operation_name
+        if code in _DENIED_CODES or code in _TOKEN_REFUSED_CODES or status == "403":
+            return S3AccessDenied(
+                f"the STS refused this server a role session ({operation}: {code}) to {action} {where}; "
+                "check the role's trust policy, and for web_identity the token file",
+                path,
+            )
+        return S3Unavailable(
+            f"the STS gave this server no role session ({operation}: {code}) to {action} {where}", path
+        )
     if isinstance(error, ClientError):
         code = _error_code(error)
         status = str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from fixtures.credential_process import use_assume_role_profile
 from fixtures.seaweed import free_loopback_ports
 from fixtures.standin import StandinError, manage
 from fixtures.tls import PrivateCA
@@ -311,20 +312,7 @@ def test_assuming_a_role_goes_through_the_egress_proxy_too(
     host whose only way out is the proxy still gets its role session. The STS's name resolves nowhere
     (.invalid): only the proxy can have seen the call (it cannot forward it, so the read fails after)."""
     sts = "http://sts.seqr-s3.invalid:8000"
-    config = tmp_path / "config"
-    config.write_text(
-        f"[profile seqr_s3]\nregion = us-east-1\nendpoint_url = {sts}\n"
-        "role_arn = arn:aws:iam:::role/seqr-reads\nrole_session_name = seqr-s3-test\n"
-        "source_profile = seqr_s3_source\n"
-    )
-    credentials = tmp_path / "credentials"
-    credentials.write_text(
-        "[seqr_s3_source]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = test\n"
-    )
-    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    use_assume_role_profile(tmp_path, sts, monkeypatch)
     settings = parse_settings(
         {
             "MODE": "proxy",

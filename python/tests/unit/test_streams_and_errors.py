@@ -30,9 +30,9 @@ from seqr_s3.s3 import S3BodyStream
 PATH = S3Path("reads", "x.bam")
 
 
-def client_error(code: str, status: int) -> ClientError:
+def client_error(code: str, status: int, operation: str = "Op") -> ClientError:
     return ClientError(
-        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op"
+        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
     )
 
 
@@ -53,6 +53,26 @@ def client_error(code: str, status: int) -> ClientError:
         (ConnectTimeoutError(endpoint_url="http://10.0.0.1"), s3.S3Timeout, 504, "did not answer in time"),
         (ReadTimeoutError(endpoint_url="http://10.0.0.1"), s3.S3Timeout, 504, "did not answer in time"),
         (NoCredentialsError(), s3.S3AccessDenied, 403, "no usable S3 credentials"),
+        # The STS's answers to botocore's call for a role session (radosgw's refusals carry no code).
+        (
+            client_error("AccessDenied", 403, "AssumeRole"),
+            s3.S3AccessDenied,
+            403,
+            "refused this server a role",
+        ),
+        (
+            client_error("", 403, "AssumeRoleWithWebIdentity"),
+            s3.S3AccessDenied,
+            403,
+            "for web_identity the token",
+        ),
+        (
+            client_error("InvalidIdentityToken", 400, "AssumeRoleWithWebIdentity"),
+            s3.S3AccessDenied,
+            403,
+            "(AssumeRoleWithWebIdentity: InvalidIdentityToken)",
+        ),
+        (client_error("ServiceUnavailable", 503, "AssumeRole"), s3.S3Unavailable, 502, "no role session"),
     ],
 )
 def test_botocore_errors_map_to_http_answers(error: Exception, kind: type, status: int, text: str) -> None:
