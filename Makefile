@@ -90,7 +90,7 @@ molecule: image igv-tools collection-installed
 
 # A release check, not CI: the default scenario with the seqr host on each Debian release (about 40 minutes
 # each; every run adds a row (release, commit, result, verify counts, minutes) to molecule/default/platforms.md
-# and keeps its log in .cache/molecule-matrix/), then the s3_networks scenario (about 65 minutes, below). Set
+# and keeps its log in .cache/molecule-matrix/), then the s3_networks scenario (about 60 minutes, below). Set
 # RELEASES to run fewer releases, S3_NETWORKS=no to leave s3_networks out. Fails when any run failed.
 RELEASES ?= bullseye bookworm trixie
 S3_NETWORKS ?= yes
