@@ -205,13 +205,14 @@ def container_address(name: str) -> str:
     return result.stdout.strip()
 
 
-def s3_client(state_dir: Path, endpoint: str) -> Any:
-    """A boto3 client for the scenario's radosgw user (keys read from the state folder, never printed)."""
+def s3_client(state_dir: Path, endpoint: str, service: str = "s3") -> Any:
+    """A boto3 client for the scenario's radosgw user (keys read from the state folder, never printed): S3, or
+    another API radosgw serves on the same endpoint (``service="iam"``)."""
     import boto3
     from botocore.config import Config
 
     return boto3.client(
-        "s3",
+        service,
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id=(state_dir / "s3_access_key").read_text().strip(),

@@ -269,16 +269,11 @@ def mint_token(oidc_dir: Path, signer: str = "signer", lifetime: int = 3 * 3600)
 
 def register_oidc_provider(state_dir: Path, endpoint: str) -> None:
     """The issuer as an OpenID Connect provider of radosgw (its IAM API), with the signer's thumbprint."""
-    import boto3
+    sys.path.insert(0, str(PROJECT_DIR / "molecule" / "default"))
+    from scenario_data import s3_client
 
     thumbprint = (state_dir / "oidc" / "thumbprint").read_text().strip()
-    iam = boto3.client(
-        "iam",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=(state_dir / "s3_access_key").read_text().strip(),
-        aws_secret_access_key=(state_dir / "s3_secret_key").read_text().strip(),
-    )
+    iam = s3_client(state_dir, endpoint, service="iam")
     try:
         provider = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=OIDC_PROVIDER_ARN)
     except iam.exceptions.ClientError:

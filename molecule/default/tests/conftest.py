@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import boto3
 import pytest
 import requests
 import testinfra
@@ -28,7 +27,7 @@ sys.path.insert(0, str(SCENARIO_DIR))
 # The browser helpers the loopback igv.js tests use (tests/igv).
 sys.path.insert(0, str(SCENARIO_DIR.parents[1] / "tests" / "igv"))
 from igv_css_support import igv_reads_page_url, open_igv_reads_page  # noqa: E402
-from scenario_data import IGV_LOCUS, IGV_PAGE_INDIVIDUALS, container_address  # noqa: E402
+from scenario_data import IGV_LOCUS, IGV_PAGE_INDIVIDUALS, container_address, s3_client  # noqa: E402
 
 # Container (and host) names: molecule/real_seqr runs these same tests on its own pair of containers, named
 # apart so that both scenarios can exist on one machine.
@@ -108,13 +107,7 @@ def igv_track_paths(scenario: Scenario) -> dict[str, str]:
 
 def allow_site_origin_in_bucket_cors(scenario: Scenario) -> None:
     """CORS on the reads bucket for the seqr site's origin, so igv.js follows redirect mode's 302 to it."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=scenario.s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=(scenario.state_dir / "s3_access_key").read_text().strip(),
-        aws_secret_access_key=scenario.secret_key(),
-    )
+    client = s3_client(scenario.state_dir, scenario.s3_endpoint)
     client.put_bucket_cors(
         Bucket=scenario.manifest["bucket"],
         CORSConfiguration={

@@ -302,23 +302,21 @@ def translate_error(error: BaseException, path: Optional[S3Path], action: str) -
     where = f"{path}" if path is not None else "S3"
     if isinstance(error, S3Error):
         return error
-    if isinstance(error, ClientError) and str(getattr(error, "operation_name", "")).startswith("AssumeRole"):
-        # botocore's call for a role session (assume_role, web_identity) failed before any S3 request.
-        code = _error_code(error)
-        status = str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-        operation = error.operation_name
-        if code in _DENIED_CODES or code in _TOKEN_REFUSED_CODES or status == "403":
-            return S3AccessDenied(
-                f"the STS refused this server a role session ({operation}: {code}) to {action} {where}; "
-                "check the role's trust policy, and for web_identity the token file",
-                path,
-            )
-        return S3Unavailable(
-            f"the STS gave this server no role session ({operation}: {code}) to {action} {where}", path
-        )
     if isinstance(error, ClientError):
         code = _error_code(error)
         status = str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        operation = str(getattr(error, "operation_name", ""))
+        if operation.startswith("AssumeRole"):
+            # botocore's call for a role session (assume_role, web_identity) failed before any S3 request.
+            if code in _DENIED_CODES or code in _TOKEN_REFUSED_CODES or status == "403":
+                return S3AccessDenied(
+                    f"the STS refused this server a role session ({operation}: {code}) to {action} {where}; "
+                    "check the role's trust policy, and for web_identity the token file",
+                    path,
+                )
+            return S3Unavailable(
+                f"the STS gave this server no role session ({operation}: {code}) to {action} {where}", path
+            )
         if code in _NOT_FOUND_CODES or status == "404":
             return S3NotFound(f"{where} does not exist", path)
         if code in _DENIED_CODES or status == "403":

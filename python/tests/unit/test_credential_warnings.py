@@ -5,26 +5,20 @@ profile whose STS is a closed loopback port)."""
 from __future__ import annotations
 
 import logging
-import socket
 from pathlib import Path
 
 import pytest
 from fixtures.credential_process import use_assume_role_profile
+from fixtures.seaweed import free_loopback_ports
 from seqr_s3 import s3
 from seqr_s3.config import parse_settings
 from seqr_s3.paths import S3Path
 
 
-def closed_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_a_failed_role_session_is_one_warning_line_naming_the_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sts = f"http://127.0.0.1:{closed_loopback_port()}"
+    sts = f"http://127.0.0.1:{free_loopback_ports(1)[0]}"  # nothing listens there
     use_assume_role_profile(tmp_path, sts, monkeypatch)
     settings = parse_settings(
         {"MODE": "proxy", "PROFILE": "seqr_s3", "REGION": "us-east-1", "ENDPOINT_URL": sts}
