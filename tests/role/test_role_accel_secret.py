@@ -79,7 +79,8 @@ def test_secret_is_made_once_private_and_never_shown(tmp_path: Path) -> None:
 def test_every_location_to_an_app_replaces_the_clients_secret_header(mode: str, ttl: int) -> None:
     """proxy_set_header replaces a client's header of the same name: every location that proxies to seqr sends
     nginx's value (empty when rendered without the role's secret file), the reads location sends none. With
-    authorize once (accel) the grant question and the per-request way are two more locations to seqr."""
+    authorize once (accel) the grant question and the per-request way are two more locations to seqr; accel's
+    failed fetch is one more, the only one that says so (X-Seqr-S3-Store-Failed), which the others clear."""
     site = render_template(
         "nginx_site.conf.j2",
         {
@@ -91,8 +92,13 @@ def test_every_location_to_an_app_replaces_the_clients_secret_header(mode: str, 
         },
     )
     app_locations = re.findall(r"proxy_pass http://seqr_s3_app(?:\$request_uri)?;(.*?)\n    }", site, re.S)
-    assert len(app_locations) == (3 if ttl and mode == "accel" else 2)
+    accel = mode == "accel"
+    assert len(app_locations) == 2 + (accel and ttl > 0) + accel
     for block in app_locations:
         assert "proxy_set_header X-Seqr-S3-Accel-Secret $seqr_s3_accel_secret;" in block
+    store_failed = [
+        re.findall(r'proxy_set_header X-Seqr-S3-Store-Failed "(.*)";', block) for block in app_locations
+    ]
+    assert sorted(store_failed) == ([[""]] * (len(app_locations) - 1) + [["yes"]] if accel else [[]] * 2)
     assert 'proxy_set_header X-Seqr-S3-Accel-Secret "";' in site
     assert 'map $host $seqr_s3_accel_secret {\n    default "";\n}' in site

@@ -132,12 +132,16 @@ def test_store_down_gives_502_or_504_and_seqr_stays_up(
     s3_host: testinfra.host.Host,
     seqr_host: testinfra.host.Host,
 ) -> None:
-    """radosgw stopped: nginx (accel) or boto3 (proxy) cannot connect; 502/504, and seqr keeps running."""
+    """radosgw stopped: nginx (accel) or boto3 (proxy) cannot connect; 502/504, and seqr keeps running. A 502
+    names the cause in either mode (accel: nginx hands its failed fetch back to seqr, which asks S3)."""
     ensure_role(seqr_s3_mode=mode)
     assert_serves(analyst, scenario)
     s3_host.run_expect([0], f"systemctl stop {RGW_UNIT}")
     try:
-        assert_clean_error(read_first_bytes(analyst, scenario), (502, 504))
+        response = read_first_bytes(analyst, scenario)
+        assert_clean_error(response, (502, 504))
+        if response.status_code == 502:
+            assert "cannot reach the S3 endpoint" in response.json()["error"], response.text[:300]
         page = requests.get(scenario.seqr_url + "/", timeout=REQUEST_TIMEOUT)
         assert page.status_code == 200, "seqr itself must keep answering while S3 is down"
         # nginx's error lines name the upstream URL: the presigned URL's signature must not be among them.

@@ -18,6 +18,10 @@ its secret) whether this session may read this track, keeps a yes for TTL second
 S3 itself. The answer is a grant (200, empty, the presigned URL and Host, audited with grant_seconds = TTL)
 or a decline (403, empty, not audited): nginx then sends the client's request the ordinary way, which decides
 and audits it as without the cache, so every refusal has today's answer and audit line.
+
+When nginx's fetch from S3 fails (a TLS failure, no connection, a 5xx from S3), nginx writes no error line (it
+would carry the presigned URL) and asks seqr again with X-Seqr-S3-Store-Failed: access is decided again, then
+a HEAD through boto3 names the cause in the answer and the log (store_failed_response).
 """
 
 from __future__ import annotations
@@ -56,6 +60,10 @@ AUTHORIZE_HEADER = "X-Seqr-S3-Authorize"
 _AUTHORIZE_META = "HTTP_" + AUTHORIZE_HEADER.upper().replace("-", "_")
 MAX_AUTHORIZE_SECONDS = 300
 DECLINE_STATUS = 403
+# nginx's question after its own fetch of a presigned URL failed (the role's nginx replaces clients' copies).
+STORE_FAILED_HEADER = "X-Seqr-S3-Store-Failed"
+_STORE_FAILED_META = "HTTP_" + STORE_FAILED_HEADER.upper().replace("-", "_")
+STORE_FAILED_STATUS = 502
 
 
 def error_response(status: int, message: str) -> JsonResponse:
@@ -192,6 +200,9 @@ def _decide_and_answer(
         path = _index_fallback(settings, project_guid, requested, path, remembered=remembered)
         record.set(object=str(path))
         if settings.mode == "accel" and came_through_nginx(request, settings):
+            if request.META.get(_STORE_FAILED_META):
+                record.set(nginx_fetch="failed")
+                return store_failed_response(settings, path)
             return accel_response(request, settings, path)
         if settings.mode == "redirect":
             return redirect_response(request, settings, path)
@@ -258,6 +269,26 @@ def accel_response(request: HttpRequest, settings: S3Settings, path: S3Path) -> 
     # Content-Type and Content-Length come from S3 through nginx; ours would describe the empty body.
     del response["Content-Type"]
     return response
+
+
+def store_failed_response(settings: S3Settings, path: S3Path) -> HttpResponse:
+    """nginx could not fetch the presigned URL: ask S3 about the object with boto3, so the answer and the log
+    line name the cause (TLS and its reason, no route, S3's own error) without the URL, which nginx's error
+    line would carry. Access was decided again before this; nothing is read."""
+    try:
+        s3.head_object(settings, path)
+    except s3.S3Error as error:
+        # head_object logged the cause.
+        return error_response(error.status, str(error))
+    logger.warning(
+        "seqr_s3: nginx's fetch of %s from S3 failed (TLS, its connection, or an error S3 answered), but "
+        "seqr_s3's own request to S3 succeeded: if it lasts, check what only nginx uses "
+        "(seqr_s3_nginx_ca_bundle, its resolvers, its route to the endpoint)",
+        path,
+    )
+    return error_response(
+        STORE_FAILED_STATUS, f"the read store failed while nginx read {path}; the server log names the cause"
+    )
 
 
 def redirect_response(request: HttpRequest, settings: S3Settings, path: S3Path) -> HttpResponse:

@@ -17,15 +17,10 @@ import requests
 from fixtures.in_process import InProcessSeqr, setup_standin_django
 from fixtures.session import default_seqr_s3_config
 from fixtures.standin import AwsProfileFiles, write_aws_files
-from s3_track_support import Stack
+from s3_track_support import ACCEL_PER_REQUEST, Stack
 
 # Small chunks so even the BAM fixture streams in many pieces.
 PROXY_CHUNK_SIZE = 65536
-
-
-# The role's nginx variables of each accel way in: authorize once is the role's default; "per-request" is a
-# seqr request per range (seqr_s3_nginx_authorize_ttl: 0).
-ACCEL_PER_REQUEST = {"seqr_s3_nginx_authorize_ttl": 0}
 
 
 @pytest.fixture(scope="session")

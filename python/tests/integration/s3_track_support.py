@@ -128,6 +128,10 @@ def _unsatisfiable(size: int) -> tuple[int, int, int]:
     return (416, 0, 0)
 
 
+# The role's nginx variables of each accel way in: authorize once is the role's default; "per-request" is a
+# seqr request per range (seqr_s3_nginx_authorize_ttl: 0).
+ACCEL_PER_REQUEST = {"seqr_s3_nginx_authorize_ttl": 0}
+
 RANGE_BATTERY = [
     RangeCase("bytes=0-0", _partial(lambda n: 0, lambda n: 1)),
     RangeCase("bytes=0-65535", _partial(lambda n: 0, lambda n: 65536)),

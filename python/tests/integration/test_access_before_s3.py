@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 from fixtures.nginx import load_role_renderer
+from fixtures.standin import accel_secret_of
 from s3_track_support import (
     RecordingS3Front,
     Stack,
@@ -272,3 +273,37 @@ def test_an_allowed_read_is_audited_without_secrets(
     for secret in ("X-Amz-Signature", "X-Amz-Credential", "Signature=", s3_server.reader.secret_key):
         assert secret not in text
     assert s3_server.reader.access_key not in text
+
+
+def test_nginx_asking_after_a_failed_fetch_is_decided_again_before_s3(
+    recorded: RecordedStacks, s3_bucket
+) -> None:
+    """accel's second question (X-Seqr-S3-Store-Failed, with nginx's secret): refused paths send S3 nothing
+    and get the one refusal; an allowed one costs one HEAD, never a read, never another hand-over to nginx.
+    A client without the secret gets the ordinary proxy answer whatever that header says."""
+    standin = recorded("accel").standin
+    nginx_says = {"X-Seqr-S3-Accel-Secret": accel_secret_of(standin.env), "X-Seqr-S3-Store-Failed": "yes"}
+    session = requests.Session()
+    session.cookies.update(recorded("accel").session.cookies)
+    for path, _ in REFUSED.values():
+        recorded.front.reset()
+        response = session.get(track_url(standin.base_url, PROJECT_1, path), headers=nginx_says, timeout=60)
+        assert (response.status_code, response.json()) == (403, {"error": REFUSAL_MESSAGE}), path
+        assert recorded.front.recorded() == []
+    bam = s3_bucket["bam"]
+    recorded.front.reset()
+    response = session.get(
+        track_url(standin.base_url, PROJECT_1, bam.s3_path), headers=nginx_says, timeout=60
+    )
+    assert response.status_code == 502
+    assert "the read store failed while nginx read" in response.json()["error"]
+    assert "X-Accel-Redirect" not in response.headers and "X-Seqr-S3-Url" not in response.headers
+    assert recorded.front.recorded() == [("HEAD", "/seqr-reads/reads/sample.bam")]
+    line = [entry for entry in recorded.audit_lines("accel") if entry["path"] == bam.s3_path][-1]
+    assert (line["decision"], line["status"], line["nginx_fetch"]) == ("allowed", 502, "failed")
+
+    client_says = {"X-Seqr-S3-Store-Failed": "yes", "Range": "bytes=0-99"}
+    response = session.get(
+        track_url(standin.base_url, PROJECT_1, bam.s3_path), headers=client_says, timeout=60
+    )
+    assert (response.status_code, response.content) == (206, bam.read_local()[:100])

@@ -19,7 +19,7 @@ import requests
 from fixtures.reads import HOSTILE_BODY
 from fixtures.seaweed import free_loopback_ports
 from fixtures.standin import accel_secret_of
-from s3_track_support import Stack, track_url
+from s3_track_support import ACCEL_PER_REQUEST, Stack, seqr_s3_config, start_private_standin, track_url
 
 PROJECT_1 = "R0001_project_1"
 SECRET_HEADER = "X-Seqr-S3-Accel-Secret"
@@ -162,6 +162,24 @@ def test_nginx_replaces_a_clients_secret_header(make_stack: Callable[..., Stack]
     assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
 
 
+@pytest.mark.parametrize("nginx_vars", [None, ACCEL_PER_REQUEST], ids=["authorize-once", "per-request"])
+def test_nginx_clears_a_clients_store_failed_header(
+    make_stack: Callable[..., Stack], s3_bucket: Any, nginx_vars: dict[str, Any] | None
+) -> None:
+    """Only nginx says its fetch from S3 failed: a client's own X-Seqr-S3-Store-Failed is cleared, so seqr
+    hands the read to nginx as always (with the header through, seqr would answer with a HEAD's verdict)."""
+    stack = make_stack("accel", nginx_vars)
+    bam = s3_bucket["bam"]
+    response = stack.session.get(
+        track_url(stack.base_url, PROJECT_1, bam.s3_path),
+        headers={"Range": "bytes=0-99", "X-Seqr-S3-Store-Failed": "yes"},
+        timeout=30,
+    )
+    assert response.status_code == 206, response.text[:300]
+    assert response.content == bam.read_local()[:100]
+    assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+
+
 # --- no signature in nginx's error log when S3 fails -----------------------------------------------------
 
 
@@ -171,8 +189,9 @@ def test_nginx_error_log_holds_no_signature_when_s3_fails(
     seeded_session: Callable[..., requests.Session],
     s3_bucket: Any,
 ) -> None:
-    """accel with S3 unreachable (nothing listens on the endpoint's port): nginx answers 502, and its error
-    log (at nginx's default level, error) holds neither the presigned URL nor any part of its signature."""
+    """accel with S3 unreachable (nothing listens on the endpoint's port): nginx asks seqr again, which names
+    the cause; nginx's error log (at nginx's default level, error) and seqr's hold neither the presigned URL
+    nor any part of its signature."""
     dead_endpoint = f"http://127.0.0.1:{free_loopback_ports(1)[0]}"
     standin = standin_factory("accel", ENDPOINT_URL=dead_endpoint)
     nginx = nginx_factory(standin, seqr_s3_endpoint_url=dead_endpoint)
@@ -184,7 +203,8 @@ def test_nginx_error_log_holds_no_signature_when_s3_fails(
             timeout=30,
         )
         assert response.status_code == 502, response.text[:200]
-        assert response.text == "The read store failed\n"
+        assert response.json()["error"].startswith("cannot reach the S3 endpoint to read s3://")
+    assert "cannot reach the S3 endpoint to read s3://" in standin.log_text()
     # What seqr signed for that read (the same URL is reused for a while): none of it may be logged.
     direct = requests.Session()
     direct.cookies.update(session.cookies)
@@ -192,9 +212,38 @@ def test_nginx_error_log_holds_no_signature_when_s3_fails(
     signed = direct.get(track_url(standin.base_url, PROJECT_1, s3_bucket["bam"].s3_path), timeout=30)
     secret_url = signed.headers["X-Seqr-S3-Url"]
     signature = parse_qs(urlsplit(secret_url).query)["X-Amz-Signature"][0]
-    log = nginx.error_log() + (nginx.prefix / "stderr.log").read_text(errors="replace")
+    log = nginx.error_log() + (nginx.prefix / "stderr.log").read_text(errors="replace") + standin.log_text()
     for needle in ("X-Amz-Signature", "X-Amz-Credential", "X-Amz-", signature, "sample.bam?"):
         assert needle not in log, f"{needle!r} in nginx's logs:\n{log}"
     access_log = (nginx.prefix / "access.log").read_text(errors="replace")
     assert re.search(r'igv_track/\S+ HTTP/1\.1" 502 ', access_log), access_log
     assert "X-Amz-" not in access_log
+
+
+def test_a_failed_fetch_with_seqr_gone_too_is_the_short_502(
+    tmp_path, s3_server: Any, standin_data: Any, nginx_factory: Callable[..., Any], seeded_session, s3_bucket
+) -> None:
+    """nginx keeps seqr's grant (authorize once), S3 is unreachable and seqr stops: the failed fetch cannot
+    ask seqr either, and nginx answers its own short 502 with the read headers, not its HTML error page."""
+    dead_endpoint = f"http://127.0.0.1:{free_loopback_ports(1)[0]}"
+    standin = start_private_standin(
+        tmp_path,
+        s3_server,
+        standin_data.seed,
+        seqr_s3_config("accel", s3_server, ENDPOINT_URL=dead_endpoint),
+        s3_server.reader.secret_key,
+        workers=1,
+    )
+    try:
+        nginx = nginx_factory(standin, seqr_s3_endpoint_url=dead_endpoint, seqr_s3_nginx_authorize_ttl=30)
+        session = seeded_session(nginx, "collaborator")
+        url = track_url(nginx.base_url, PROJECT_1, s3_bucket["bam"].s3_path)
+        asked = session.get(url, headers={"Range": "bytes=0-99"}, timeout=30)
+        assert asked.status_code == 502
+        assert asked.json()["error"].startswith("cannot reach the S3 endpoint to read s3://")
+    finally:
+        standin.stop()
+    alone = session.get(url, headers={"Range": "bytes=0-99"}, timeout=30)
+    assert (alone.status_code, alone.text) == (502, "The read store failed\n")
+    assert alone.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert alone.headers["Content-Type"] == "text/plain"

@@ -224,13 +224,43 @@ def test_bad_certificates_give_a_clean_error_naming_tls(
     passed, output = _check(standin, bam.s3_path)
     assert not passed and TLS_MESSAGE in output, output
 
-    # accel: nginx verifies with seqr_s3_nginx_ca_bundle and gives no byte of an unverified answer.
-    _, nginx = tls_refusing["accel"]
+    # accel: nginx verifies with seqr_s3_nginx_ca_bundle and gives no byte of an unverified answer. It writes
+    # no error line (that would carry the presigned URL) but asks seqr again, whose HEAD names TLS.
+    standin, nginx = tls_refusing["accel"]
+    log_before = len(standin.log_text())
     sent_before = tls_front.bytes_forwarded
     response = _read(stacks.session(nginx), nginx.base_url, bam.s3_path)
     assert response.status_code == 502
     assert bam.read_local()[:100] not in response.content
+    error = response.json()["error"]
+    assert TLS_MESSAGE in error and reason in error, error
     assert tls_front.bytes_forwarded == sent_before, "nginx sent a request over an unverified connection"
+    log = standin.log_text()[log_before:]
+    assert TLS_MESSAGE in log and reason in log, log
+    assert "Traceback" not in log and "X-Amz-" not in log
+
+
+def test_a_fetch_only_nginx_cannot_make_is_logged_as_nginxs(
+    stacks: Stacks, s3_server, s3_ca: PrivateCA, s3_bucket, tmp_path_factory
+) -> None:
+    """nginx trusts another CA than boto3 (seqr_s3_nginx_ca_bundle): nginx's fetch fails, seqr's HEAD does
+    not, and seqr's log line says where to look."""
+    other_ca = PrivateCA(tmp_path_factory.mktemp("nginx_only_ca"), name="a CA only nginx trusts")
+    standin, nginx = stacks.entry(
+        "accel",
+        nginx_vars={"seqr_s3_nginx_ca_bundle": str(other_ca.certificate)},
+        aws_config_extra=_ca_profile(s3_ca),
+        ENDPOINT_URL=s3_server.https_endpoint_url,
+    )
+    log_before = len(standin.log_text())
+    response = _read(stacks.session(nginx), nginx.base_url, s3_bucket["bam"].s3_path)
+    assert response.status_code == 502
+    assert "the read store failed while nginx read" in response.json()["error"]
+    log = standin.log_text()[log_before:]
+    assert "nginx's fetch of s3://" in log and "seqr_s3_nginx_ca_bundle" in log, log
+    assert "X-Amz-" not in log
+    passed, output = _check(standin, s3_bucket["bam"].s3_path)
+    assert passed, output
 
 
 # --- Egress proxy -------------------------------------------------------------------------------------------

@@ -164,7 +164,8 @@ def test_cold_read_fills_the_cache_and_a_warm_one_needs_no_s3(
         assert inside.content == data[3 * SLICE_SIZE : 4 * SLICE_SIZE]
         # The control: a slice that was never read needs S3, which is gone.
         uncached = fetch(front, large.s3_path, Range=f"bytes={6 * SLICE_SIZE}-{6 * SLICE_SIZE + 9}")
-        assert (uncached.status_code, uncached.text) == (502, "The read store failed\n")
+        assert uncached.status_code == 502
+        assert uncached.json()["error"].startswith("cannot reach the S3 endpoint to read s3://")
     finally:
         forwarder.start()
     # The failure was not cached: with S3 back the same range is read.
