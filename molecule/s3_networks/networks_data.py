@@ -49,7 +49,9 @@ from cryptography.x509.oid import NameOID
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT_DIR / "tests"))
+sys.path.insert(0, str(PROJECT_DIR / "molecule" / "default"))
 from fixtures.tls import PrivateCA, write_private_key  # noqa: E402  (the project's test certificates)
+from scenario_data import s3_client  # noqa: E402  (the scenario user's boto3 clients)
 
 DOMAIN = "seqr-s3.test"
 # radosgw's own HTTPS endpoint, with a certificate the private CA signed for this name.
@@ -170,9 +172,6 @@ def make_secrets(state_dir: Path) -> None:
 def make_reads_bucket_requester_pays(state_dir: Path, endpoint: str) -> None:
     """Requester pays on the reads bucket, readable by the payer. The owner's keys (every other test) and
     the owner's role sessions read on as before: S3 never charges a bucket's owner."""
-    sys.path.insert(0, str(PROJECT_DIR / "molecule" / "default"))
-    from scenario_data import s3_client
-
     client = s3_client(state_dir, endpoint)
     policy = {
         "Version": "2012-10-17",
@@ -269,9 +268,6 @@ def mint_token(oidc_dir: Path, signer: str = "signer", lifetime: int = 3 * 3600)
 
 def register_oidc_provider(state_dir: Path, endpoint: str) -> None:
     """The issuer as an OpenID Connect provider of radosgw (its IAM API), with the signer's thumbprint."""
-    sys.path.insert(0, str(PROJECT_DIR / "molecule" / "default"))
-    from scenario_data import s3_client
-
     thumbprint = (state_dir / "oidc" / "thumbprint").read_text().strip()
     iam = s3_client(state_dir, endpoint, service="iam")
     try:
